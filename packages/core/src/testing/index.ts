@@ -1,0 +1,5 @@
+/**
+ * `@podnet/core/testing`: fixtures and the shared contract suites every plugin of a kind runs
+ * (describeOverlayBackend, describeServiceProxy, ... are added by the issues that define them).
+ */
+export * from './cluster-fixture.js';
