@@ -55,6 +55,8 @@ export interface BridgeLink extends LinkBase {
   kind: 'bridge';
   /** MAC ageing time, seconds. @default 300 */
   ageingTime?: number;
+  /** Promiscuous mode (`ip link set DEV promisc on`). @default false */
+  promisc?: boolean;
 }
 
 export interface VxlanLink extends LinkBase {

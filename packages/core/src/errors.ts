@@ -28,7 +28,8 @@ export interface PodnetErrorOptions {
 }
 
 export class PodnetError extends Error {
-  private readonly [MARKER] = true;
+  /** Brand checked by `PodnetError.is`, shared by every copy of this package. */
+  readonly [MARKER] = true;
   readonly code: PodnetErrorCode;
   readonly retryable: boolean;
 
