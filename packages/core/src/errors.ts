@@ -52,6 +52,7 @@ export class PodnetError extends Error {
 
 const USER_CODES = new Set<PodnetErrorCode>([
   'PODNET_MANIFEST_INVALID',
+  'PODNET_IPAM_CONFLICT',
   'PODNET_MANIFEST_UNREADABLE',
   'PODNET_PLAN_CONFLICT',
   'PODNET_CAPABILITY_UNSUPPORTED',

@@ -1,0 +1,17 @@
+export { hostLocal } from './host-local.js';
+export type { Attachment, CniRoute, HostLocalIpam, HostLocalOptions } from './host-local.js';
+export { parseCniConfig, toCniError, toCniResult } from './cni.js';
+export type { CniDns, CniError, CniInvocation, CniResult, CniResultOptions } from './cni.js';
+export type { RangeConfig, RangeSetConfig } from './range-set.js';
+export { memoryStore } from './store.js';
+export type { IpamStore, Reservation, StoreTransaction } from './store.js';
+export { DEFAULT_DATA_DIR, fileStore } from './file-store.js';
+export type { FileStore, FileStoreOptions } from './file-store.js';
+export { NodeCidrAllocator } from './node-cidr-allocator.js';
+export type { NodeCidrAllocatorOptions } from './node-cidr-allocator.js';
+export { ServiceIpAllocator } from './service-ip-allocator.js';
+export type { ServiceIpAllocatorOptions } from './service-ip-allocator.js';
+export { PortAllocator } from './port-allocator.js';
+export type { PortAllocatorOptions } from './port-allocator.js';
+export type { AllocationStrategy } from './band-allocator.js';
+export type { Seed } from './prng.js';
