@@ -1,6 +1,8 @@
 /**
- * The control plane's allocators, kept small and sequential so a later change can move them onto
- * @podnet/ipam: node underlay addresses, node podCIDRs, pod IPs, Service ClusterIPs and NodePorts.
+ * The control plane's allocators: node underlay addresses, node podCIDRs, pod IPs, Service
+ * ClusterIPs and NodePorts. PodCIDRs, ClusterIPs and NodePorts come from @podnet/ipam's allocators
+ * (kube-controller-manager's and kube-apiserver's semantics); pod IPs follow host-local's order
+ * (gateway .1, then .2 upward) per node.
  * Each takes its inputs in a stable order, honours what the manifests already give, and reports a
  * conflict or an exhausted range as a problem of the object that needed the address.
  */
@@ -8,6 +10,7 @@ import {
   cidrContains,
   cidrsOverlap,
   cidrSize,
+  PodnetError,
   type ClusterNetworkConfig,
   type IpFamily,
   ipFamily,
@@ -19,6 +22,7 @@ import {
   subnetAt,
   subnetCount,
 } from '@podnet/core';
+import { NodeCidrAllocator, PortAllocator, ServiceIpAllocator } from '@podnet/ipam';
 import type { NodeDraft, PodDraft, ServiceDraft } from './drafts.js';
 import type { Issues } from './issues.js';
 
@@ -80,8 +84,9 @@ export function allocateNodeAddresses(
 }
 
 /**
- * Node podCIDRs as kube-controller-manager's range allocator assigns them: each cluster CIDR split
- * into nodeCIDRMaskSize subnets, handed out in node-name order, skipping subnets given nodes hold.
+ * Node podCIDRs from @podnet/ipam's NodeCidrAllocator, as kube-controller-manager's range
+ * allocator assigns them: podCIDRs the manifests give are occupied first, then each other node
+ * (in node-name order) takes the next free nodeCIDRMaskSize subnet of every cluster CIDR.
  */
 export function allocateNodeCidrs(
   nodes: readonly NodeDraft[],
@@ -89,6 +94,10 @@ export function allocateNodeCidrs(
   issues: Issues,
 ): Map<string, string[]> {
   const sorted = sortBy(nodes, (n) => n.name);
+  const allocator = new NodeCidrAllocator(network.clusterCIDRs, {
+    maskSizeV4: network.nodeCIDRMaskSize,
+    maskSizeV6: network.nodeCIDRMaskSizeIPv6,
+  });
   const held: { cidr: string; node: string }[] = [];
   for (const n of sorted) {
     n.podCIDRs.forEach((c, i) => {
@@ -99,35 +108,24 @@ export function allocateNodeCidrs(
           `spec.podCIDRs[${i}]`,
           `${c} overlaps the podCIDR ${clash.cidr} of Node ${clash.node}`,
         );
-      else held.push({ cidr: c, node: n.name });
+      else {
+        held.push({ cidr: c, node: n.name });
+        if (network.clusterCIDRs.some((cc) => cidrsOverlap(cc, c))) allocator.occupy(c);
+      }
     });
   }
-  const out = new Map<string, string[]>(sorted.map((n) => [n.name, [] as string[]]));
-  for (const clusterCidr of network.clusterCIDRs) {
-    const fam = familyOf(clusterCidr);
-    const mask = fam === 4 ? network.nodeCIDRMaskSize : network.nodeCIDRMaskSizeIPv6;
-    const count = subnetCount(clusterCidr, mask);
-    let next = 0n;
-    for (const n of sorted) {
-      const given = n.podCIDRs.find((c) => familyOf(c) === fam);
-      if (given) {
-        out.get(n.name)?.push(given);
-        continue;
-      }
-      while (next < count && held.some((h) => cidrsOverlap(h.cidr, subnetAt(clusterCidr, mask, next))))
-        next++;
-      if (next >= count) {
-        issues.at(
-          n.source,
-          'spec.podCIDRs',
-          `no free /${mask} left in clusterCIDR ${clusterCidr} (${count} node subnets)`,
-        );
-        continue;
-      }
-      const cidr = subnetAt(clusterCidr, mask, next).text;
-      held.push({ cidr, node: n.name });
-      out.get(n.name)?.push(cidr);
-      next++;
+  const out = new Map<string, string[]>();
+  for (const n of sorted) {
+    if (n.podCIDRs.length > 0) {
+      out.set(n.name, [...n.podCIDRs]);
+      continue;
+    }
+    try {
+      out.set(n.name, allocator.allocate());
+    } catch (e) {
+      if (!PodnetError.is(e)) throw e;
+      issues.at(n.source, 'spec.podCIDRs', e.message);
+      out.set(n.name, []);
     }
   }
   return out;
@@ -185,9 +183,11 @@ export function allocatePodIps(
 }
 
 /**
- * ClusterIPs: given addresses are reserved first (a clash is an error), then each service in
- * namespace/name order without one gets the lowest free address of its family's service CIDR,
- * skipping the network address and the DNS service IP (reserved for kube-system/kube-dns).
+ * ClusterIPs from @podnet/ipam's ServiceIpAllocator, as kube-apiserver allocates them: given
+ * addresses are reserved first (a clash or an address outside the range is an error), then each
+ * service in namespace/name order without one gets a free address from the upper (dynamic) band,
+ * chosen by a seeded generator so the same manifests always get the same addresses. The DNS
+ * service IP is reserved for kube-system/kube-dns.
  */
 export function allocateClusterIps(
   services: readonly ServiceDraft[],
@@ -195,20 +195,39 @@ export function allocateClusterIps(
   issues: Issues,
 ): void {
   const sorted = sortBy(services, (s) => objectKey(s.info));
+  const allocators = new Map<IpFamily, ServiceIpAllocator>();
+  for (const cidr of network.serviceCIDRs) {
+    const fam = familyOf(cidr);
+    if (!allocators.has(fam)) allocators.set(fam, new ServiceIpAllocator(cidr));
+  }
   const owner = new Map<string, string>();
   const dnsIP = network.dns.serviceIP;
-  const isDns = (s: ServiceDraft) => s.info.namespace === 'kube-system' && s.info.name === 'kube-dns';
+  const dnsAllocator = allocators.get(ipFamily(dnsIP));
+  if (dnsAllocator?.contains(dnsIP)) dnsAllocator.allocate(dnsIP);
   owner.set(dnsIP, 'kube-system/kube-dns (dns.serviceIP)');
+  const isDns = (s: ServiceDraft) => s.info.namespace === 'kube-system' && s.info.name === 'kube-dns';
   for (const s of sorted) {
     s.info.clusterIPs.forEach((ip, i) => {
       const field = s.info.clusterIPs.length > 1 ? `spec.clusterIPs[${i}]` : 'spec.clusterIP';
-      const cidr = network.serviceCIDRs.find((c) => cidrContains(c, ip));
-      if (cidr && nthAddress(cidr, 0) === ip)
-        issues.at(s.source, field, `${ip} is the network address of ${cidr}`);
-      else if (ip === dnsIP && isDns(s)) return;
-      else if (owner.has(ip))
+      if (ip === dnsIP && isDns(s)) return;
+      if (owner.has(ip)) {
         issues.at(s.source, field, `${ip} is already allocated to Service ${owner.get(ip)}`);
-      else owner.set(ip, objectKey(s.info));
+        return;
+      }
+      const allocator = allocators.get(ipFamily(ip));
+      if (allocator && !allocator.contains(ip)) {
+        const cidr = network.serviceCIDRs.find((c) => cidrContains(c, ip));
+        if (cidr) {
+          issues.at(
+            s.source,
+            field,
+            `${ip} is the ${ip === nthAddress(cidr, 0) ? 'network' : 'broadcast'} address of ${cidr}`,
+          );
+          return;
+        }
+      }
+      if (allocator?.contains(ip)) allocator.allocate(ip);
+      owner.set(ip, objectKey(s.info));
     });
   }
   for (const s of sorted) {
@@ -220,22 +239,20 @@ export function allocateClusterIps(
         ips.push(given);
         continue;
       }
-      const cidr = network.serviceCIDRs.find((c) => familyOf(c) === fam);
-      if (!cidr) continue;
-      if (isDns(s) && ipFamily(dnsIP) === fam && cidrContains(cidr, dnsIP)) {
+      if (isDns(s) && ipFamily(dnsIP) === fam && dnsAllocator?.contains(dnsIP)) {
         ips.push(dnsIP);
         continue;
       }
-      let offset = 1n;
-      const last = lastOffset(cidr);
-      while (offset <= last && owner.has(nthAddress(cidr, offset))) offset++;
-      if (offset > last) {
-        issues.at(s.source, 'spec.clusterIP', `no free address left in service CIDR ${cidr}`);
-        continue;
+      const allocator = allocators.get(fam);
+      if (!allocator) continue;
+      try {
+        const ip = allocator.allocate();
+        owner.set(ip, objectKey(s.info));
+        ips.push(ip);
+      } catch (e) {
+        if (!PodnetError.is(e)) throw e;
+        issues.at(s.source, 'spec.clusterIP', `no free address left in service CIDR ${allocator.cidr}`);
       }
-      const ip = nthAddress(cidr, offset);
-      owner.set(ip, objectKey(s.info));
-      ips.push(ip);
     }
     s.info.clusterIPs = ips;
   }
@@ -243,8 +260,9 @@ export function allocateClusterIps(
 
 /**
  * NodePorts for NodePort and LoadBalancer services (and health-check ports for LoadBalancer with
- * externalTrafficPolicy Local): given ports are reserved, the rest take the lowest free port of
- * serviceNodePortRange. Ports are shared only within one Service (kube's allocator is per number).
+ * externalTrafficPolicy Local) from @podnet/ipam's PortAllocator: given ports are reserved, the
+ * rest come from the upper band of serviceNodePortRange (seeded, deterministic). Ports are shared
+ * only within one Service.
  */
 export function allocateNodePorts(
   services: readonly ServiceDraft[],
@@ -252,6 +270,7 @@ export function allocateNodePorts(
   issues: Issues,
 ): void {
   const { min, max } = network.serviceNodePortRange;
+  const allocator = new PortAllocator({ min, max });
   const sorted = sortBy(services, (s) => objectKey(s.info));
   const owner = new Map<number, string>();
   const reserve = (s: ServiceDraft, port: number, field: string) => {
@@ -259,7 +278,10 @@ export function allocateNodePorts(
     const prev = owner.get(port);
     if (prev !== undefined && prev !== key)
       issues.at(s.source, field, `${port} is already allocated to Service ${prev}`);
-    else owner.set(port, key);
+    else if (prev === undefined) {
+      owner.set(port, key);
+      if (allocator.contains(port)) allocator.allocate(port);
+    }
   };
   for (const s of sorted) {
     s.info.ports.forEach((p, i) => {
@@ -268,15 +290,16 @@ export function allocateNodePorts(
     if (s.info.healthCheckNodePort !== undefined)
       reserve(s, s.info.healthCheckNodePort, 'spec.healthCheckNodePort');
   }
-  let next = min;
   const take = (s: ServiceDraft, field: string): number | undefined => {
-    while (next <= max && owner.has(next)) next++;
-    if (next > max) {
+    try {
+      const port = allocator.allocate();
+      owner.set(port, objectKey(s.info));
+      return port;
+    } catch (e) {
+      if (!PodnetError.is(e)) throw e;
       issues.at(s.source, field, `no free port left in serviceNodePortRange ${min}-${max}`);
       return undefined;
     }
-    owner.set(next, objectKey(s.info));
-    return next;
   };
   for (const s of sorted) {
     const { type } = s.info;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { cidrContains, type ClusterState, nthAddress, objectKey, stableJson } from '@podnet/core';
+import { cidrContains, type ClusterState, ipFamily, nthAddress, objectKey, stableJson } from '@podnet/core';
+import { PortAllocator, ServiceIpAllocator } from '@podnet/ipam';
 import { describe, expect, it } from 'vitest';
 import { buildClusterState } from './build.js';
 import { parseManifestText } from './loader.js';
@@ -53,9 +54,11 @@ describe('examples', () => {
     const svc = s.services.find((x) => x.name === 'web');
     expect(svc).toMatchObject({
       type: 'ClusterIP',
-      clusterIPs: ['10.96.0.1'],
       ports: [{ name: 'http', port: 80, targetPort: 'http' }],
     });
+    // dynamic allocation takes the upper band of the service CIDR (KEP-3070)
+    expect(svc?.clusterIPs).toHaveLength(1);
+    expect(new ServiceIpAllocator('10.96.0.0/12').inStaticBand(svc!.clusterIPs[0])).toBe(false);
     const slices = s.endpointSlices.filter((e) => e.serviceName === 'web');
     expect(slices).toHaveLength(1);
     expect(slices[0].ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
@@ -280,13 +283,27 @@ describe('addresses', () => {
     );
     const ip = (n: string) => s.services.find((x) => x.name === n)?.clusterIPs[0];
     expect(ip('fixed')).toBe('10.96.0.1');
-    expect(ip('np')).toBe('10.96.0.2');
-    expect(ip('s00')).toBe('10.96.0.3');
-    expect(ip('s06')).toBe('10.96.0.9');
-    expect(ip('s07')).toBe('10.96.0.11');
-    expect(s.services.find((x) => x.name === 'np')?.ports.map((p) => p.nodePort)).toEqual([
-      31001, 31000, 31002,
-    ]);
+    const dynamic = s.services.filter((x) => x.name !== 'fixed').map((x) => x.clusterIPs[0]);
+    const band = new ServiceIpAllocator('10.96.0.0/12');
+    expect(new Set([...dynamic, '10.96.0.1', '10.96.0.10']).size).toBe(dynamic.length + 2);
+    for (const a of dynamic) expect(band.inStaticBand(a), a).toBe(false);
+    // same manifests, same addresses
+    const again = build(
+      network('  addons: { dns: false }\n  serviceNodePortRange: 31000-31010\n'),
+      node('n1'),
+      many,
+      service('fixed', '    - port: 80\n', '  clusterIP: 10.96.0.1\n'),
+      service(
+        'np',
+        '    - { name: a, port: 80 }\n    - { name: b, port: 81, nodePort: 31000 }\n    - { name: c, port: 82 }\n',
+        '  type: NodePort\n',
+      ),
+    );
+    expect(again.services.map((x) => x.clusterIPs[0])).toEqual(s.services.map((x) => x.clusterIPs[0]));
+    const ports = s.services.find((x) => x.name === 'np')!.ports.map((p) => p.nodePort!);
+    expect(ports[1]).toBe(31000);
+    expect(new Set(ports).size).toBe(3);
+    for (const p of ports) expect(p >= 31000 && p <= 31010, String(p)).toBe(true);
   });
 
   it('allocates a healthCheckNodePort for LoadBalancer services with externalTrafficPolicy Local', () => {
@@ -295,11 +312,13 @@ describe('addresses', () => {
       node('n1'),
       service('lb', '    - port: 80\n', '  type: LoadBalancer\n  externalTrafficPolicy: Local\n'),
     );
-    expect(s.services[0]).toMatchObject({
-      externalTrafficPolicy: 'Local',
-      ports: [{ nodePort: 30000 }],
-      healthCheckNodePort: 30001,
-    });
+    const lb = s.services[0];
+    expect(lb.externalTrafficPolicy).toBe('Local');
+    const band = new PortAllocator();
+    for (const p of [lb.ports[0].nodePort!, lb.healthCheckNodePort!]) {
+      expect(band.contains(p) && !band.inStaticBand(p), String(p)).toBe(true);
+    }
+    expect(lb.ports[0].nodePort).not.toBe(lb.healthCheckNodePort);
   });
 });
 
@@ -446,11 +465,13 @@ describe('dual-stack', () => {
       service('one', '    - port: 80\n', '  ipFamilies: [IPv6]\n'),
     );
     const web = s.services.find((x) => x.name === 'web');
-    expect(web).toMatchObject({ ipFamilies: [4, 6], clusterIPs: ['10.96.0.1', 'fd00:10:96::2'] });
-    expect(s.services.find((x) => x.name === 'one')).toMatchObject({
-      ipFamilies: [6],
-      clusterIPs: ['fd00:10:96::1'],
-    });
+    expect(web?.ipFamilies).toEqual([4, 6]);
+    expect(web?.clusterIPs.map(ipFamily)).toEqual([4, 6]);
+    expect(web?.clusterIPs[1].startsWith('fd00:10:96:')).toBe(true);
+    const one = s.services.find((x) => x.name === 'one');
+    expect(one?.ipFamilies).toEqual([6]);
+    expect(one?.clusterIPs.map(ipFamily)).toEqual([6]);
+    expect(one?.clusterIPs[0]).not.toBe(web?.clusterIPs[1]);
     const slices = (svc: string) =>
       s.endpointSlices
         .filter((e) => e.serviceName === svc)
@@ -550,10 +571,13 @@ describe('addons', () => {
     expect(svc).toMatchObject({
       type: 'NodePort',
       ports: [
-        { name: 'http', port: 80, nodePort: 30000 },
-        { name: 'https', port: 443, nodePort: 30001 },
+        { name: 'http', port: 80 },
+        { name: 'https', port: 443 },
       ],
     });
+    const nodePorts = svc!.ports.map((p) => p.nodePort!);
+    expect(nodePorts.every((p) => p >= 30000 && p <= 32767)).toBe(true);
+    expect(nodePorts[0]).not.toBe(nodePorts[1]);
     expect(s.pods.filter((p) => p.namespace === 'podnet-ingress')).toHaveLength(1);
     expect(s.namespaces.map((n) => n.name)).toContain('podnet-ingress');
     expect(s.ingresses[0].rules[0]).toMatchObject({ host: 'web.example' });

@@ -1,9 +1,12 @@
 import { fileURLToPath } from 'node:url';
+import { loadCluster } from '@podnet/cluster';
 import { describe, expect, it } from 'vitest';
 import { bufferIo } from '../io.js';
 import { main } from '../main.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
+/** The ClusterIP the allocator gives default/web in the two-node example. */
+const WEB_IP = (await loadCluster([`${root}examples/two-node.yaml`])).services.find((s) => s.name === 'web')!.clusterIPs[0];
 const run = async (args: string[], stdin = '') => {
   const io = bufferIo(stdin, root);
   const code = await main(args, io);
@@ -45,7 +48,7 @@ describe('podnet dig', () => {
     expect(j).toEqual({
       rcode: 'NOERROR',
       flags: { aa: true, tc: false, rd: true, ra: false },
-      answers: [{ name: 'web.default.svc.cluster.local.', type: 'A', ttl: 30, data: '10.96.0.1' }],
+      answers: [{ name: 'web.default.svc.cluster.local.', type: 'A', ttl: 30, data: WEB_IP }],
       authority: [],
       additionals: [],
     });
@@ -54,7 +57,7 @@ describe('podnet dig', () => {
   it('SRV data and the SOA of a negative answer in presentation format; exit 1 on NXDOMAIN', async () => {
     const srv = JSON.parse((await run(['dig', ...TWO, '_http._tcp.web.default.svc.cluster.local', 'SRV', '-o', 'json'])).out);
     expect(srv.answers[0].data).toBe('0 100 80 web.default.svc.cluster.local.');
-    expect(srv.additionals[0]).toEqual({ name: 'web.default.svc.cluster.local.', type: 'A', ttl: 30, data: '10.96.0.1' });
+    expect(srv.additionals[0]).toEqual({ name: 'web.default.svc.cluster.local.', type: 'A', ttl: 30, data: WEB_IP });
     const nx = await run(['dig', ...TWO, 'nope.default.svc.cluster.local', '-o', 'json']);
     expect(nx.code).toBe(1);
     const j = JSON.parse(nx.out);
@@ -69,7 +72,7 @@ describe('podnet dig', () => {
     expect(j.queries).toEqual([{ name: 'web.default.svc.cluster.local.', type: 'A', rcode: 'NOERROR' }]);
     const far = JSON.parse((await run(['dig', ...TWO, 'web.default.svc.cluster.local', '--from', 'default/client', '-o', 'json'])).out);
     expect(far.queries.map((q: { rcode: string }) => q.rcode)).toEqual(['NXDOMAIN', 'NXDOMAIN', 'NXDOMAIN', 'NOERROR']);
-    expect(far.answers[0].data).toBe('10.96.0.1');
+    expect(far.answers[0].data).toBe(WEB_IP);
   });
 
   it('prints dig-like sections in text', async () => {
@@ -80,7 +83,7 @@ describe('podnet dig', () => {
     expect(r.out).toContain(';; ->>HEADER<<- opcode: QUERY, status: NOERROR');
     expect(r.out).toContain(';; flags: qr aa rd; QUERY: 1, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 0');
     expect(r.out).toContain(';; QUESTION SECTION:\n;web.default.svc.cluster.local.\t\tIN\tA');
-    expect(r.out).toContain(';; ANSWER SECTION:\nweb.default.svc.cluster.local.\t30\tIN\tA\t10.96.0.1');
+    expect(r.out).toContain(`;; ANSWER SECTION:\nweb.default.svc.cluster.local.\t30\tIN\tA\t${WEB_IP}`);
     expect(r.out).toContain(';; SERVER: 10.96.0.10#53');
   });
 

@@ -122,8 +122,8 @@ describe('podnet get', () => {
     const { code, out } = await run(['get', 'svc', '-f', '-', '-o', 'wide'], MIXED);
     expect(code).toBe(0);
     expect(out).toMatch(/^default +hl +ClusterIP +None +<none> +80\/TCP +app=web$/m);
-    expect(out).toMatch(/^default +lb +LoadBalancer +10\.96\.0\.\d+ +<pending> +443:31443\/TCP +app=web$/m);
-    expect(out).toMatch(/^default +np +NodePort +10\.96\.0\.\d+ +<none> +80:30000\/TCP +app=web$/m);
+    expect(out).toMatch(/^default +lb +LoadBalancer +10\.\d+\.\d+\.\d+ +<pending> +443:31443\/TCP +app=web$/m);
+    expect(out).toMatch(/^default +np +NodePort +10\.\d+\.\d+\.\d+ +<none> +80:3\d{4}\/TCP +app=web$/m);
   });
 
   it('nodes show roles and cordoned status; endpointslices abbreviate long lists', async () => {

@@ -7,6 +7,8 @@ import { bufferIo } from '../io.js';
 import { main } from '../main.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
+/** The ClusterIP the allocator gives default/web in the two-node example. */
+const WEB_IP = (await loadCluster([`${root}examples/two-node.yaml`])).services.find((s) => s.name === 'web')!.clusterIPs[0];
 const run = async (args: string[], stdin = '') => {
   const io = bufferIo(stdin, root);
   const code = await main(args, io);
@@ -22,7 +24,7 @@ describe('podnet validate', () => {
     expect(out).toMatch(/^node-2 +Ready +192\.168\.50\.11 +192\.168\.50\.0\/24 +10\.244\.1\.0\/24$/m);
     expect(out).toMatch(/^default +client +node-1 +10\.244\.0\.2 +Running +true$/m);
     expect(out).toMatch(/^default +web-\w+-\w+ +node-2 +10\.244\.1\.\d+ +Running +true$/m);
-    expect(out).toContain('default/web  ClusterIP  10.96.0.1\n  http 80/TCP -> http: ');
+    expect(out).toContain(`default/web  ClusterIP  ${WEB_IP}\n  http 80/TCP -> http: `);
     const endpoints = /http 80\/TCP -> http: (.*)$/m.exec(out)?.[1].split(', ');
     expect(endpoints).toHaveLength(3);
     for (const e of endpoints ?? []) expect(e).toMatch(/^10\.244\.[01]\.\d+:8080$/);
