@@ -20,7 +20,8 @@ export default defineConfig({
       ...dirs.map((d) => ({
         resolve: { alias },
         test: {
-          name: d,
+          // `linux` is the real-kernel project below; the linux backend package's unit tests run as `linux-unit`.
+          name: d === 'linux' ? 'linux-unit' : d,
           root: `${root}packages/${d}`,
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['**/*.linux.test.ts', '**/node_modules/**', '**/dist/**'],

@@ -2,7 +2,8 @@ import type { Command } from '../command.js';
 import { dig } from './dig.js';
 import { get } from './get.js';
 import { serve } from './serve.js';
+import { trace } from './trace.js';
 import { validate } from './validate.js';
 
 /** Every subcommand, in the order `podnet --help` lists them. One explicit list, no side effects. */
-export const commands: Command[] = [validate, get, dig, serve];
+export const commands: Command[] = [validate, get, dig, serve, trace];
