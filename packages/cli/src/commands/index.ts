@@ -1,9 +1,10 @@
 import type { Command } from '../command.js';
 import { dig } from './dig.js';
 import { get } from './get.js';
+import { render } from './render.js';
 import { serve } from './serve.js';
 import { trace } from './trace.js';
 import { validate } from './validate.js';
 
 /** Every subcommand, in the order `podnet --help` lists them. One explicit list, no side effects. */
-export const commands: Command[] = [validate, get, dig, serve, trace];
+export const commands: Command[] = [validate, get, render, dig, serve, trace];

@@ -7,13 +7,11 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
-  type AppModule,
   type AppRegistry,
   type ClusterDataplane,
   InvalidArgumentError,
   stableJson,
 } from '@podnet/core';
-import { dnsApp } from '@podnet/dns';
 import {
   emulator,
   type EmulatorOptions,
@@ -24,10 +22,7 @@ import {
 import { type Command, EXIT, fileOptions, outputOption } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadStateFromArgs, printWarnings } from '../load.js';
-import { buildPlan } from '../plan.js';
-
-/** App modules the plan's apps may name, besides the emulator's built-in `workload`. */
-export const traceApps: AppModule<any>[] = [dnsApp];
+import { appRegistry, buildPlan } from '../plan.js';
 
 export interface TraceArgs {
   from: string;
@@ -54,7 +49,7 @@ export async function traceCommand(
   io: CliIo,
   options: TraceRunOptions = {},
 ): Promise<number> {
-  const apps = options.apps ?? new Map(traceApps.map((a) => [a.id, a]));
+  const apps = options.apps ?? appRegistry();
   const net = await emulator(options.emulator).apply(plan, { apps });
   try {
     const r = net.trace({
