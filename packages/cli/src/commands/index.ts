@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { demo } from './demo.js';
 import { dig } from './dig.js';
 import { get } from './get.js';
 import { render } from './render.js';
@@ -7,4 +8,4 @@ import { trace } from './trace.js';
 import { validate } from './validate.js';
 
 /** Every subcommand, in the order `podnet --help` lists them. One explicit list, no side effects. */
-export const commands: Command[] = [validate, get, render, dig, serve, trace];
+export const commands: Command[] = [validate, get, render, trace, dig, serve, demo];
