@@ -28,17 +28,25 @@ describe('flannelMasqRules', () => {
   });
 
   it('renders IPv6 with ff00::/8 and honours randomFully/forwardRules', () => {
-    const { ipv4, ipv6 } = flannelMasqRules(['10.244.0.0/16', 'fd00:10:244::/56'], ['10.244.1.0/24', 'fd00:10:244:1::/64'], {
-      randomFully: false,
-      forwardRules: false,
-    });
-    expect(ipv6).toContain('-A FLANNEL-POSTRTG -s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE\n');
+    const { ipv4, ipv6 } = flannelMasqRules(
+      ['10.244.0.0/16', 'fd00:10:244::/56'],
+      ['10.244.1.0/24', 'fd00:10:244:1::/64'],
+      {
+        randomFully: false,
+        forwardRules: false,
+      },
+    );
+    expect(ipv6).toContain(
+      '-A FLANNEL-POSTRTG -s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE\n',
+    );
     expect(ipv4).not.toContain('--random-fully');
     expect(ipv4).not.toContain('FLANNEL-FWD');
   });
 
   it('refuses two cluster CIDRs of one family and a missing lease', () => {
-    expect(() => flannelMasqRules(['10.244.0.0/16', '10.245.0.0/16'], ['10.244.1.0/24'])).toThrow(InvalidArgumentError);
+    expect(() => flannelMasqRules(['10.244.0.0/16', '10.245.0.0/16'], ['10.244.1.0/24'])).toThrow(
+      InvalidArgumentError,
+    );
     expect(() => flannelMasqRules(['10.244.0.0/16'], [])).toThrow(/exactly one IPv4 pod CIDR/);
   });
 });

@@ -9,6 +9,7 @@ export * from './ip-commands.js';
 export * from './model.js';
 export * from './packet/index.js';
 export * from './pcap.js';
+export * from './service-ports.js';
 export * from './plugin.js';
 export * from './util.js';
 export * from './flannel-masq.js';

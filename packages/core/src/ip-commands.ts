@@ -37,6 +37,9 @@ export function ipCommands(plan: NodeDataplane, options: IpCommandOptions = {}):
     if (add) out.push(`ip ${n(l.netns)}${add}`);
   }
   for (const l of plan.links) {
+    // `ip tuntap add` takes no MTU and `ip link add` no promisc flag: both are set afterwards.
+    if (l.kind === 'tun' && l.mtu) out.push(`ip ${n(l.netns)}link set ${l.name} mtu ${l.mtu}`);
+    if (l.kind === 'bridge' && l.promisc) out.push(`ip ${n(l.netns)}link set ${l.name} promisc on`);
     if (l.master) out.push(`ip ${n(l.netns)}link set ${l.name} master ${l.master}`);
     if (l.hairpin) out.push(`bridge ${n(l.netns)}link set dev ${l.name} hairpin on`);
   }

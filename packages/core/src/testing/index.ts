@@ -3,3 +3,4 @@
  * (describeOverlayBackend, describeServiceProxy, ... are added by the issues that define them).
  */
 export * from './cluster-fixture.js';
+export * from './overlay-suite.js';

@@ -1,0 +1,1 @@
+export { type HostGwOptions, hostGw } from './host-gw-backend.js';
