@@ -95,7 +95,7 @@ function bigToV6(v: bigint): string {
 }
 
 export function prefixContains(p: Prefix, v: AddrValue): boolean {
-  if (p.family === 4) return (((v as number) & maskV4(p.bits)) >>> 0) === p.net;
+  if (p.family === 4) return ((v as number) & maskV4(p.bits)) >>> 0 === p.net;
   return ((v as bigint) & maskV6(p.bits)) === p.net;
 }
 
@@ -105,7 +105,7 @@ export function prefixMatcher(p: Prefix): (v: AddrValue) => boolean {
     const m = maskV4(p.bits);
     const net = p.net as number;
     if (p.bits === 32) return (v) => v === net;
-    return (v) => (((v as number) & m) >>> 0) === net;
+    return (v) => ((v as number) & m) >>> 0 === net;
   }
   const m = maskV6(p.bits);
   const net = p.net as bigint;

@@ -141,7 +141,16 @@ export interface ConntrackOptions {
   tcpLoose?: boolean;
 }
 
-const ICMP_ECHO_PAIRS: Record<number, number> = { 8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17 };
+const ICMP_ECHO_PAIRS: Record<number, number> = {
+  8: 0,
+  0: 8,
+  13: 14,
+  14: 13,
+  15: 16,
+  16: 15,
+  17: 18,
+  18: 17,
+};
 const ICMPV6_ECHO_PAIRS: Record<number, number> = { 128: 129, 129: 128 };
 const ICMP_ERRORS = new Set([3, 4, 5, 11, 12]);
 const ICMPV6_ERRORS = new Set([1, 2, 3, 4]);
@@ -169,7 +178,14 @@ function isIcmp(proto: number): boolean {
 /** The tuple of a packet in its own direction. */
 export function packetTuple(p: NfPacket): CtTuple {
   if (isIcmp(p.proto)) {
-    return { src: p.src, dst: p.dst, sport: p.icmpId ?? 0, dport: 0, icmpType: p.icmpType ?? 8, icmpCode: p.icmpCode ?? 0 };
+    return {
+      src: p.src,
+      dst: p.dst,
+      sport: p.icmpId ?? 0,
+      dport: 0,
+      icmpType: p.icmpType ?? 8,
+      icmpCode: p.icmpCode ?? 0,
+    };
   }
   return hasPorts(p.proto)
     ? { src: p.src, dst: p.dst, sport: p.sport, dport: p.dport }
@@ -311,12 +327,25 @@ export class Conntrack {
       if (!p.inner) return { state: 'INVALID', dir: 'orig' };
       const q = p.inner;
       const qt: CtTuple = isIcmp(q.proto)
-        ? { src: q.src, dst: q.dst, sport: q.sport, dport: 0, icmpType: q.icmpType ?? (q.proto === PROTO_ICMPV6 ? 128 : 8) }
+        ? {
+            src: q.src,
+            dst: q.dst,
+            sport: q.sport,
+            dport: 0,
+            icmpType: q.icmpType ?? (q.proto === PROTO_ICMPV6 ? 128 : 8),
+          }
         : { src: q.src, dst: q.dst, sport: q.sport, dport: q.dport };
       const inner = this.byTuple.get(tupleKey(q.proto, qt));
       if (!inner || inner.entry.expires <= this.clock.now()) return { state: 'INVALID', dir: 'orig' };
       // The error travels opposite to the quoted packet.
       return { state: 'RELATED', entry: inner.entry, dir: inner.dir === 'orig' ? 'reply' : 'orig' };
+    }
+    // Neighbour discovery and MLD are never tracked (nf_conntrack_icmpv6's noct_valid_new).
+    if (
+      p.proto === PROTO_ICMPV6 &&
+      (((p.icmpType ?? 128) >= 130 && (p.icmpType ?? 128) <= 137) || p.icmpType === 143)
+    ) {
+      return { state: 'UNTRACKED', dir: 'orig' };
     }
     const created = this.create(p);
     if (!created) return { state: 'INVALID', dir: 'orig' };
@@ -503,7 +532,10 @@ export class Conntrack {
     // The tuple of the original direction as it will look after this manip.
     const cur = invertTuple(proto, e.reply);
     const r: NatRange =
-      range ?? (manip === 'src' ? { minAddr: e.reply.dst, maxAddr: e.reply.dst } : { minAddr: e.reply.src, maxAddr: e.reply.src });
+      range ??
+      (manip === 'src'
+        ? { minAddr: e.reply.dst, maxAddr: e.reply.dst }
+        : { minAddr: e.reply.src, maxAddr: e.reply.src });
     const t = this.uniqueTuple(e, cur, r, manip);
     e.reply = invertTuple(proto, t);
     e.natDone[manip] = true;
@@ -517,28 +549,37 @@ export class Conntrack {
     const portSpecified = r.minPort !== undefined;
     const addrOf = (t: CtTuple) => (manip === 'src' ? t.src : t.dst);
     const portOf = (t: CtTuple) => (manip === 'src' ? t.sport : t.dport);
-    const inAddrRange = (a: string) => r.minAddr === undefined || addrInRange(a, r.minAddr, r.maxAddr ?? r.minAddr, e.family);
+    const inAddrRange = (a: string) =>
+      r.minAddr === undefined || addrInRange(a, r.minAddr, r.maxAddr ?? r.minAddr, e.family);
     const inPortRange = (p: number) => !portSpecified || (p >= r.minPort! && p <= (r.maxPort ?? r.minPort!));
     if (!randomAll) {
-      if (inAddrRange(addrOf(orig)) && inPortRange(portOf(orig)) && !this.usedTuple(proto, orig, e)) return orig;
+      if (inAddrRange(addrOf(orig)) && inPortRange(portOf(orig)) && !this.usedTuple(proto, orig, e))
+        return orig;
       if (manip === 'src') {
         const prev = this.bySource.get(`${proto}|${orig.src}|${orig.sport}`);
         if (prev && prev !== e && prev.expires > this.clock.now()) {
           const mapped = { ...orig, src: prev.reply.dst, sport: prev.reply.dport };
-          if (inAddrRange(mapped.src) && inPortRange(mapped.sport) && !this.usedTuple(proto, mapped, e)) return mapped;
+          if (inAddrRange(mapped.src) && inPortRange(mapped.sport) && !this.usedTuple(proto, mapped, e))
+            return mapped;
         }
       }
     }
     const t: CtTuple = { ...orig };
     if (r.minAddr !== undefined) {
-      const a = pickAddr(r.minAddr, r.maxAddr ?? r.minAddr, e.family, r.persistent ? orig.src : `${orig.src}|${orig.dst}`);
+      const a = pickAddr(
+        r.minAddr,
+        r.maxAddr ?? r.minAddr,
+        e.family,
+        r.persistent ? orig.src : `${orig.src}|${orig.dst}`,
+      );
       if (manip === 'src') t.src = a;
       else t.dst = a;
     }
     if (!randomAll) {
       if (portSpecified) {
         const p = portOf(t);
-        if (inPortRange(p) && (r.minPort === (r.maxPort ?? r.minPort) || !this.usedTuple(proto, t, e))) return t;
+        if (inPortRange(p) && (r.minPort === (r.maxPort ?? r.minPort) || !this.usedTuple(proto, t, e)))
+          return t;
         if (r.minPort === (r.maxPort ?? r.minPort)) {
           setPort(t, manip, r.minPort!);
           return t;
@@ -625,7 +666,9 @@ function numAddr(n: bigint, family: IpFamily): string {
     }
     i = j;
   }
-  return best < 0 ? parts.join(':') : `${parts.slice(0, best).join(':')}::${parts.slice(best + len).join(':')}`;
+  return best < 0
+    ? parts.join(':')
+    : `${parts.slice(0, best).join(':')}::${parts.slice(best + len).join(':')}`;
 }
 
 function addrInRange(a: string, min: string, max: string, family: IpFamily): boolean {

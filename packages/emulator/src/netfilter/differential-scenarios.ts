@@ -10,6 +10,7 @@
 
 export const ADDR = {
   client: '10.77.1.2',
+  client2: '10.77.1.3',
   r0: '10.77.1.1',
   r1: '10.77.2.1',
   s1: '10.77.2.2',
@@ -37,6 +38,12 @@ export interface Send {
   at?: string;
   /** The source address the listener must see, when delivered (SNAT/MASQUERADE checks). */
   seenFrom?: string;
+  /** Client source address (default: the client's first address). */
+  src?: string;
+  /** Client source port (default: a fresh one per send). */
+  sport?: number;
+  /** NAT must have moved the source port (kernel and emulator pick it at random): compare addresses. */
+  portMoved?: boolean;
 }
 
 export interface Scenario {
@@ -55,7 +62,10 @@ export interface Scenario {
 const A = ADDR;
 
 /** The kube-proxy iptables shape for one service with the given endpoints (statistic chain). */
-function kubeProxyIptables(endpoints: { ip: string; port: number; probability?: string }[], opts: { affinity?: boolean } = {}): string {
+function kubeProxyIptables(
+  endpoints: { ip: string; port: number; probability?: string }[],
+  opts: { affinity?: boolean } = {},
+): string {
   const sep = (i: number) => `KUBE-SEP-E${i}`;
   const lines = [
     '*nat',
@@ -78,16 +88,20 @@ function kubeProxyIptables(endpoints: { ip: string; port: number; probability?: 
     `-A KUBE-SVC-TEST -m comment --comment "ns/svc:http cluster IP" -m tcp -p tcp -d ${A.vip}/32 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ`,
   ];
   if (opts.affinity) {
-    endpoints.forEach((_, i) =>
-      lines.push(`-A KUBE-SVC-TEST -m comment --comment "ns/svc:http -> ep${i}" -m recent --name ${sep(i)} --mask 255.255.255.255 --rsource --rcheck --seconds 10800 --reap -j ${sep(i)}`),
-    );
+    for (let i = 0; i < endpoints.length; i++) {
+      lines.push(
+        `-A KUBE-SVC-TEST -m comment --comment "ns/svc:http -> ep${i}" -m recent --name ${sep(i)} --mask 255.255.255.255 --rsource --rcheck --seconds 10800 --reap -j ${sep(i)}`,
+      );
+    }
   }
   endpoints.forEach((e, i) => {
     const p = e.probability ? ` -m statistic --mode random --probability ${e.probability}` : '';
     lines.push(`-A KUBE-SVC-TEST -m comment --comment "ns/svc:http -> ${e.ip}:${e.port}"${p} -j ${sep(i)}`);
     lines.push(`-A ${sep(i)} -m comment --comment "ns/svc:http" -s ${e.ip}/32 -j KUBE-MARK-MASQ`);
     const aff = opts.affinity ? ` -m recent --set --name ${sep(i)} --mask 255.255.255.255 --rsource` : '';
-    lines.push(`-A ${sep(i)} -m comment --comment "ns/svc:http"${aff} -m tcp -p tcp -j DNAT --to-destination ${e.ip}:${e.port}`);
+    lines.push(
+      `-A ${sep(i)} -m comment --comment "ns/svc:http"${aff} -m tcp -p tcp -j DNAT --to-destination ${e.ip}:${e.port}`,
+    );
   });
   lines.push('COMMIT');
   return `${lines.join('\n')}\n`;
@@ -169,7 +183,11 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'REJECT udp with port unreachable',
-    iptables: [{ text: filter(['-A FORWARD -p udp -m udp --dport 8081 -j REJECT --reject-with icmp-port-unreachable']) }],
+    iptables: [
+      {
+        text: filter(['-A FORWARD -p udp -m udp --dport 8081 -j REJECT --reject-with icmp-port-unreachable']),
+      },
+    ],
     sends: [{ proto: 'udp', dst: A.s1, port: 8081, expect: 'ECONNREFUSED' }],
   },
   {
@@ -213,7 +231,13 @@ export const SCENARIOS: Scenario[] = [
     name: 'policy DROP with stateful accept (udp, state match)',
     iptables: [
       {
-        text: filter(['-A FORWARD -m state --state RELATED,ESTABLISHED -j ACCEPT', '-A FORWARD -p udp -m state --state NEW --dport 9090 -j ACCEPT'], 'DROP'),
+        text: filter(
+          [
+            '-A FORWARD -m state --state RELATED,ESTABLISHED -j ACCEPT',
+            '-A FORWARD -p udp -m state --state NEW --dport 9090 -j ACCEPT',
+          ],
+          'DROP',
+        ),
       },
     ],
     sends: [
@@ -223,17 +247,27 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'DNAT a virtual IP (tcp)',
-    iptables: [{ text: nat([`-A PREROUTING -d ${A.vip}/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination ${A.s1}:8080`]) }],
+    iptables: [
+      {
+        text: nat([
+          `-A PREROUTING -d ${A.vip}/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination ${A.s1}:8080`,
+        ]),
+      },
+    ],
     sends: [{ proto: 'tcp', dst: A.vip, port: 80, expect: 'delivered', at: s1, seenFrom: A.client }],
   },
   {
     name: 'DNAT a virtual IP (udp)',
-    iptables: [{ text: nat([`-A PREROUTING -d ${A.vip}/32 -p udp --dport 53 -j DNAT --to-destination ${A.s2}:8080`]) }],
+    iptables: [
+      { text: nat([`-A PREROUTING -d ${A.vip}/32 -p udp --dport 53 -j DNAT --to-destination ${A.s2}:8080`]) },
+    ],
     sends: [{ proto: 'udp', dst: A.vip, port: 53, expect: 'delivered', at: `${A.s2}:8080` }],
   },
   {
     name: 'DNAT to the router itself (INPUT)',
-    iptables: [{ text: nat([`-A PREROUTING -d ${A.vip}/32 -p tcp --dport 80 -j DNAT --to-destination ${A.r0}:8080`]) }],
+    iptables: [
+      { text: nat([`-A PREROUTING -d ${A.vip}/32 -p tcp --dport 80 -j DNAT --to-destination ${A.r0}:8080`]) },
+    ],
     sends: [{ proto: 'tcp', dst: A.vip, port: 80, expect: 'delivered', at: `${A.r0}:8080` }],
   },
   {
@@ -257,6 +291,54 @@ export const SCENARIOS: Scenario[] = [
     name: 'MASQUERADE (udp)',
     iptables: [{ text: nat([`-A POSTROUTING -s ${A.client}/32 -o r1 -j MASQUERADE`]) }],
     sends: [{ proto: 'udp', dst: A.s2, port: 9090, expect: 'delivered', at: `${A.s2}:9090`, seenFrom: A.r1 }],
+  },
+  {
+    name: 'MASQUERADE keeps a free source port and moves a clashing one',
+    iptables: [{ text: nat(['-A POSTROUTING -o r1 -j MASQUERADE']) }],
+    sends: [
+      {
+        proto: 'udp',
+        src: A.client,
+        sport: 45000,
+        dst: A.s1,
+        port: 8080,
+        expect: 'delivered',
+        at: s1,
+        seenFrom: A.r1,
+      },
+      {
+        proto: 'udp',
+        src: A.client2,
+        sport: 45000,
+        dst: A.s1,
+        port: 8080,
+        expect: 'delivered',
+        at: s1,
+        seenFrom: A.r1,
+        portMoved: true,
+      },
+      {
+        proto: 'tcp',
+        src: A.client,
+        sport: 45001,
+        dst: A.s1,
+        port: 8080,
+        expect: 'delivered',
+        at: s1,
+        seenFrom: A.r1,
+      },
+      {
+        proto: 'tcp',
+        src: A.client2,
+        sport: 45001,
+        dst: A.s1,
+        port: 8080,
+        expect: 'delivered',
+        at: s1,
+        seenFrom: A.r1,
+        portMoved: true,
+      },
+    ],
   },
   {
     name: 'MASQUERADE --random-fully',
@@ -341,7 +423,13 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'multiport',
-    iptables: [{ text: filter(['-A FORWARD -p tcp -m multiport --dports 8081,9000:9100 -j REJECT --reject-with tcp-reset']) }],
+    iptables: [
+      {
+        text: filter([
+          '-A FORWARD -p tcp -m multiport --dports 8081,9000:9100 -j REJECT --reject-with tcp-reset',
+        ]),
+      },
+    ],
     sends: [
       { proto: 'tcp', dst: A.s1, port: 9090, expect: 'ECONNREFUSED' },
       { proto: 'tcp', dst: A.s1, port: 8081, expect: 'ECONNREFUSED' },
@@ -351,7 +439,9 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'MARK in mangle, -m mark in filter',
     iptables: [
-      { text: '*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p udp --dport 8081 -j MARK --set-xmark 0x10/0xff\nCOMMIT\n' },
+      {
+        text: '*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p udp --dport 8081 -j MARK --set-xmark 0x10/0xff\nCOMMIT\n',
+      },
       { text: filter(['-A FORWARD -m mark --mark 0x10/0xff -j REJECT']), noflush: true },
     ],
     sends: [
@@ -362,7 +452,11 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'addrtype --dst-type LOCAL DNAT (a node port)',
     iptables: [
-      { text: nat([`-A PREROUTING -m addrtype --dst-type LOCAL -p tcp --dport 8888 -j DNAT --to-destination ${A.s1}:8080`]) },
+      {
+        text: nat([
+          `-A PREROUTING -m addrtype --dst-type LOCAL -p tcp --dport 8888 -j DNAT --to-destination ${A.s1}:8080`,
+        ]),
+      },
     ],
     sends: [
       { proto: 'tcp', dst: A.r0, port: 8888, expect: 'delivered', at: s1 },
@@ -375,7 +469,10 @@ export const SCENARIOS: Scenario[] = [
       {
         text:
           '*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -m addrtype --dst-type LOCAL --limit-iface-in -j MARK --set-mark 0x1\nCOMMIT\n' +
-          filter(['-A INPUT -p tcp -m mark --mark 0x1 --dport 8081 -j REJECT --reject-with tcp-reset', '-A FORWARD -p tcp -m addrtype ! --dst-type LOCAL --dport 8081 -j REJECT --reject-with tcp-reset']),
+          filter([
+            '-A INPUT -p tcp -m mark --mark 0x1 --dport 8081 -j REJECT --reject-with tcp-reset',
+            '-A FORWARD -p tcp -m addrtype ! --dst-type LOCAL --dport 8081 -j REJECT --reject-with tcp-reset',
+          ]),
       },
     ],
     sends: [
@@ -386,7 +483,15 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'interface wildcards',
-    iptables: [{ text: filter(['-A FORWARD -o eth+ -j DROP', '-A FORWARD -i r+ -o r1 -p udp --dport 8081 -j REJECT', '-A FORWARD ! -i r+ -j DROP']) }],
+    iptables: [
+      {
+        text: filter([
+          '-A FORWARD -o eth+ -j DROP',
+          '-A FORWARD -i r+ -o r1 -p udp --dport 8081 -j REJECT',
+          '-A FORWARD ! -i r+ -j DROP',
+        ]),
+      },
+    ],
     sends: [
       { proto: 'udp', dst: A.s1, port: 8081, expect: 'ECONNREFUSED' },
       { proto: 'udp', dst: A.s1, port: 9090, expect: 'delivered', at: `${A.s1}:9090` },
@@ -423,18 +528,28 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'REDIRECT to a local port',
     iptables: [{ text: nat(['-A PREROUTING -i r0 -p tcp --dport 80 -j REDIRECT --to-ports 8080']) }],
-    sends: [{ proto: 'tcp', dst: A.s1, port: 80, expect: 'delivered', at: `${A.r0}:8080`, seenFrom: A.client }],
+    sends: [
+      { proto: 'tcp', dst: A.s1, port: 80, expect: 'delivered', at: `${A.r0}:8080`, seenFrom: A.client },
+    ],
   },
   {
     name: 'OUTPUT DNAT for locally generated traffic',
-    iptables: [{ text: nat([`-A OUTPUT -d ${A.vip}/32 -p tcp --dport 80 -j DNAT --to-destination ${A.s1}:8080`]) }],
-    sends: [{ from: 'router', proto: 'tcp', dst: A.vip, port: 80, expect: 'delivered', at: s1, seenFrom: A.r1 }],
+    iptables: [
+      { text: nat([`-A OUTPUT -d ${A.vip}/32 -p tcp --dport 80 -j DNAT --to-destination ${A.s1}:8080`]) },
+    ],
+    sends: [
+      { from: 'router', proto: 'tcp', dst: A.vip, port: 80, expect: 'delivered', at: s1, seenFrom: A.r1 },
+    ],
   },
   {
     name: 'conntrack --ctorigdst after DNAT',
     iptables: [
       { text: nat([`-A PREROUTING -d ${A.vip}/32 -p tcp --dport 80 -j DNAT --to-destination ${A.s1}:8080`]) },
-      { text: filter([`-A FORWARD -p tcp -m conntrack --ctorigdst ${A.vip} --ctstate NEW,DNAT -j REJECT --reject-with tcp-reset`]) },
+      {
+        text: filter([
+          `-A FORWARD -p tcp -m conntrack --ctorigdst ${A.vip} --ctstate NEW,DNAT -j REJECT --reject-with tcp-reset`,
+        ]),
+      },
     ],
     sends: [
       { proto: 'tcp', dst: A.vip, port: 80, expect: 'ECONNREFUSED' },
@@ -445,7 +560,10 @@ export const SCENARIOS: Scenario[] = [
     name: '--noflush insert on top of an existing table',
     iptables: [
       { text: filter(['-A FORWARD -p tcp -j ACCEPT']) },
-      { text: '*filter\n-I FORWARD 1 -p tcp --dport 8081 -j REJECT --reject-with tcp-reset\nCOMMIT\n', noflush: true },
+      {
+        text: '*filter\n-I FORWARD 1 -p tcp --dport 8081 -j REJECT --reject-with tcp-reset\nCOMMIT\n',
+        noflush: true,
+      },
     ],
     sends: [
       { proto: 'tcp', dst: A.s1, port: 8081, expect: 'ECONNREFUSED' },
@@ -539,7 +657,12 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'nft snat by oifname',
-    nft: ['add table ip n', 'add chain ip n post { type nat hook postrouting priority srcnat ; }', `add rule ip n post oifname "r1" meta l4proto udp snat to ${A.r1}`, ''].join('\n'),
+    nft: [
+      'add table ip n',
+      'add chain ip n post { type nat hook postrouting priority srcnat ; }',
+      `add rule ip n post oifname "r1" meta l4proto udp snat to ${A.r1}`,
+      '',
+    ].join('\n'),
     sends: [{ proto: 'udp', dst: A.s1, port: 8080, expect: 'delivered', at: s1, seenFrom: A.r1 }],
   },
   {
@@ -558,19 +681,38 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'nft nat chain before iptables nat (priority -110)',
-    nft: ['add table ip n', 'add chain ip n pre { type nat hook prerouting priority -110 ; }', `add rule ip n pre ip daddr ${A.vip} tcp dport 80 dnat to ${A.s1}:8080`, ''].join('\n'),
-    iptables: [{ text: nat([`-A PREROUTING -d ${A.vip}/32 -p tcp --dport 80 -j DNAT --to-destination ${A.s2}:8080`]) }],
+    nft: [
+      'add table ip n',
+      'add chain ip n pre { type nat hook prerouting priority -110 ; }',
+      `add rule ip n pre ip daddr ${A.vip} tcp dport 80 dnat to ${A.s1}:8080`,
+      '',
+    ].join('\n'),
+    iptables: [
+      { text: nat([`-A PREROUTING -d ${A.vip}/32 -p tcp --dport 80 -j DNAT --to-destination ${A.s2}:8080`]) },
+    ],
     sends: [{ proto: 'tcp', dst: A.vip, port: 80, expect: 'delivered', at: s1 }],
   },
   {
     name: 'iptables nat before an nft nat chain (priority -90)',
-    nft: ['add table ip n', 'add chain ip n pre { type nat hook prerouting priority -90 ; }', `add rule ip n pre ip daddr ${A.vip} tcp dport 80 dnat to ${A.s1}:8080`, ''].join('\n'),
-    iptables: [{ text: nat([`-A PREROUTING -d ${A.vip}/32 -p tcp --dport 80 -j DNAT --to-destination ${A.s2}:8080`]) }],
+    nft: [
+      'add table ip n',
+      'add chain ip n pre { type nat hook prerouting priority -90 ; }',
+      `add rule ip n pre ip daddr ${A.vip} tcp dport 80 dnat to ${A.s1}:8080`,
+      '',
+    ].join('\n'),
+    iptables: [
+      { text: nat([`-A PREROUTING -d ${A.vip}/32 -p tcp --dport 80 -j DNAT --to-destination ${A.s2}:8080`]) },
+    ],
     sends: [{ proto: 'tcp', dst: A.vip, port: 80, expect: 'delivered', at: `${A.s2}:8080` }],
   },
   {
     name: 'nft filter drop beside an iptables accept',
-    nft: ['add table ip f', 'add chain ip f forward { type filter hook forward priority 10 ; }', 'add rule ip f forward tcp dport 8081 drop', ''].join('\n'),
+    nft: [
+      'add table ip f',
+      'add chain ip f forward { type filter hook forward priority 10 ; }',
+      'add rule ip f forward tcp dport 8081 drop',
+      '',
+    ].join('\n'),
     iptables: [{ text: filter(['-A FORWARD -j ACCEPT']) }],
     sends: [
       { proto: 'tcp', dst: A.s1, port: 8081, expect: 'dropped' },
@@ -580,7 +722,16 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'ip6tables DNAT',
     ip6tables: `*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d ${A.vip6}/128 -p tcp -m tcp --dport 80 -j DNAT --to-destination [${A.s26}]:8080\nCOMMIT\n`,
-    sends: [{ proto: 'tcp', dst: A.vip6, port: 80, expect: 'delivered', at: `[${A.s26}]:8080`, seenFrom: A.client6 }],
+    sends: [
+      {
+        proto: 'tcp',
+        dst: A.vip6,
+        port: 80,
+        expect: 'delivered',
+        at: `[${A.s26}]:8080`,
+        seenFrom: A.client6,
+      },
+    ],
   },
   {
     name: 'ip6tables REJECT and MASQUERADE',

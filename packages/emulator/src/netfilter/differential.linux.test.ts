@@ -29,7 +29,14 @@ function have(cmd: string): boolean {
 }
 
 const missing = ['ip', 'iptables-restore', 'ip6tables-restore', 'nft', 'conntrack'].filter((c) => !have(c));
-const reason = process.getuid?.() !== 0 ? 'not root' : process.platform !== 'linux' ? 'not Linux' : missing.length ? `missing ${missing.join(', ')}` : '';
+const reason =
+  process.getuid?.() !== 0
+    ? 'not root'
+    : process.platform !== 'linux'
+      ? 'not Linux'
+      : missing.length
+        ? `missing ${missing.join(', ')}`
+        : '';
 if (reason) console.log(`differential.linux.test.ts skipped: ${reason}`);
 
 function sh(args: string[], input?: string): string {
@@ -106,7 +113,9 @@ class Agent {
   readonly ready: Promise<void>;
 
   constructor(ns: string, cfg: { name: string; listen: string[]; tcp: number[]; udp: number[] }) {
-    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', AGENT, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', AGENT, JSON.stringify(cfg)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     const lines = createInterface({ input: this.proc.stdout! });
     this.ready = new Promise((resolve, reject) => {
       lines.on('line', (l) => {
@@ -122,7 +131,14 @@ class Agent {
     });
   }
 
-  request(q: { proto: string; src: string; dst: string; port: number; sport: number; timeout: number }): Promise<AgentReply> {
+  request(q: {
+    proto: string;
+    src: string;
+    dst: string;
+    port: number;
+    sport: number;
+    timeout: number;
+  }): Promise<AgentReply> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
@@ -146,6 +162,7 @@ function setupNamespaces(): void {
   const addr = (ns: string, dev: string, cidr: string) =>
     sh(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', dev, ...(cidr.includes(':') ? ['nodad'] : [])]);
   addr(NS.c, 'c0', `${A.client}/24`);
+  addr(NS.c, 'c0', `${A.client2}/24`);
   addr(NS.c, 'c0', `${A.client6}/64`);
   addr(NS.r, 'r0', `${A.r0}/24`);
   addr(NS.r, 'r0', `${A.r06}/64`);
@@ -238,7 +255,13 @@ interface Seen {
   peerPort?: number;
 }
 
-function summarize(send: Send, src: string, sport: number, out: PacketOutcome, rep: PacketOutcome | undefined): Seen {
+function summarize(
+  send: Send,
+  src: string,
+  sport: number,
+  out: PacketOutcome,
+  rep: PacketOutcome | undefined,
+): Seen {
   const family: IpFamily = send.dst.includes(':') ? 6 : 4;
   if (out.disposition === 'dropped' || out.disposition === 'unroutable') return { outcome: 'dropped' };
   if (out.disposition === 'rejected') return { outcome: clientSees(out.reject!, family, send.proto) };
@@ -251,7 +274,12 @@ function summarize(send: Send, src: string, sport: number, out: PacketOutcome, r
     back!.sport === send.port &&
     back!.dst === src &&
     back!.dport === sport;
-  return { outcome: replyOk ? 'delivered' : 'reply-lost', at: hostPort(p.dst, p.dport), peer: p.src, peerPort: p.sport };
+  return {
+    outcome: replyOk ? 'delivered' : 'reply-lost',
+    at: hostPort(p.dst, p.dport),
+    peer: p.src,
+    peerPort: p.sport,
+  };
 }
 
 const agents: Agent[] = [];
@@ -264,8 +292,18 @@ describe.skipIf(reason !== '')('netfilter: emulator vs kernel (differential)', (
     try {
       setupNamespaces();
       client = new Agent(NS.c, { name: 'client', listen: [], tcp: [], udp: [] });
-      router = new Agent(NS.r, { name: 'router', listen: [A.r0, A.r1, A.r06, A.r16], tcp: [8080, 8081], udp: [8080, 8081] });
-      const server = new Agent(NS.s, { name: 'server', listen: [A.s1, A.s2, A.s3, A.s16, A.s26], tcp: [80, 8080, 8081, 9090], udp: [8080, 8081, 9090] });
+      router = new Agent(NS.r, {
+        name: 'router',
+        listen: [A.r0, A.r1, A.r06, A.r16],
+        tcp: [8080, 8081],
+        udp: [8080, 8081],
+      });
+      const server = new Agent(NS.s, {
+        name: 'server',
+        listen: [A.s1, A.s2, A.s3, A.s16, A.s26],
+        tcp: [80, 8080, 8081, 9090],
+        udp: [8080, 8081, 9090],
+      });
       agents.push(client, router, server);
       await Promise.all(agents.map((a) => a.ready));
     } catch (e) {
@@ -311,9 +349,14 @@ async function runScenario(sc: Scenario): Promise<void> {
   for (const send of sc.sends) {
     const family: IpFamily = send.dst.includes(':') ? 6 : 4;
     const from = send.from ?? 'client';
-    const port = sport++;
+    const port = send.sport ?? sport++;
     const src =
-      from === 'router' ? h.netns.sourceAddress(h.route(send.dst, family), send.dst, family)! : family === 4 ? A.client : A.client6;
+      send.src ??
+      (from === 'router'
+        ? h.netns.sourceAddress(h.route(send.dst, family), send.dst, family)!
+        : family === 4
+          ? A.client
+          : A.client6);
     const real = await (from === 'router' ? router : client).request({
       proto: send.proto,
       src,
@@ -337,12 +380,20 @@ async function runScenario(sc: Scenario): Promise<void> {
     if (send.seenFrom) expect(realSeen.peer, `kernel: ${what} seen from`).toBe(send.seenFrom);
 
     // The emulator has a path that does the same; follow it.
-    const spec = { proto: send.proto, src, dst: send.dst, sport: port, dport: send.port, iif: from === 'router' ? undefined : 'r0' } as const;
+    const spec = {
+      proto: send.proto,
+      src,
+      dst: send.dst,
+      sport: port,
+      dport: send.port,
+      iif: from === 'router' ? undefined : 'r0',
+    } as const;
     const paths = enumeratePaths((chooser) => {
       const undo: (() => void)[] = [];
       const opts = { chooser, undo: (fn: () => void) => undo.push(fn) };
       const out = h.send(spec, opts);
-      const rep = out.disposition === 'forwarded' || out.disposition === 'local' ? h.reply(out, opts) : undefined;
+      const rep =
+        out.disposition === 'forwarded' || out.disposition === 'local' ? h.reply(out, opts) : undefined;
       for (let i = undo.length - 1; i >= 0; i--) undo[i]();
       return summarize(send, src, port, out, rep);
     });
@@ -350,9 +401,16 @@ async function runScenario(sc: Scenario): Promise<void> {
       s.outcome === realSeen.outcome &&
       s.at === realSeen.at &&
       s.peer === realSeen.peer &&
-      (sc.randomPorts || s.peerPort === realSeen.peerPort);
+      (sc.randomPorts || send.portMoved || s.peerPort === realSeen.peerPort);
     const hit = paths.find((p) => same(p.result));
-    expect(hit, `emulator: ${what}: kernel ${JSON.stringify(realSeen)}, emulator paths ${JSON.stringify(paths.map((p) => p.result))}`).toBeDefined();
+    expect(
+      hit,
+      `emulator: ${what}: kernel ${JSON.stringify(realSeen)}, emulator paths ${JSON.stringify(paths.map((p) => p.result))}`,
+    ).toBeDefined();
+    if (send.portMoved) {
+      expect(realSeen.peerPort, `kernel: ${what} source port`).not.toBe(port);
+      expect(hit!.result.peerPort, `emulator: ${what} source port`).not.toBe(port);
+    }
     if (sc.portRange && realSeen.peerPort !== undefined) {
       for (const v of [realSeen.peerPort, hit!.result.peerPort!]) {
         expect(v).toBeGreaterThanOrEqual(sc.portRange[0]);
@@ -370,14 +428,16 @@ async function runScenario(sc: Scenario): Promise<void> {
     .map(parseConntrackLine)
     .filter((e) => e !== undefined && (e.proto === 'tcp' || e.proto === 'udp'));
   const emu = h.nf.conntrack.entries();
-  const key = (proto: string, t: { src: string; sport: number; dst: string; dport: number }) => `${proto} ${hostPort(t.src, t.sport)} > ${hostPort(t.dst, t.dport)}`;
+  const key = (proto: string, t: { src: string; sport: number; dst: string; dport: number }) =>
+    `${proto} ${hostPort(t.src, t.sport)} > ${hostPort(t.dst, t.dport)}`;
   const realKeys = real.map((e) => key(e!.proto, e!.orig)).sort();
   const emuKeys = emu.map((e) => key(e.proto === 6 ? 'tcp' : 'udp', e.orig)).sort();
   expect(emuKeys, 'conntrack entries (original tuples)').toEqual(realKeys);
   for (const r of real) {
     const e = emu.find((x) => key(x.proto === 6 ? 'tcp' : 'udp', x.orig) === key(r!.proto, r!.orig))!;
+    const moved = sc.sends.some((x) => x.portMoved);
     const reply = (t: { src: string; sport: number; dst: string; dport: number }) =>
-      sc.randomPorts ? `${hostPort(t.src, t.sport)} > ${t.dst}` : key('', t);
+      sc.randomPorts || moved ? `${hostPort(t.src, t.sport)} > ${t.dst}` : key('', t);
     expect(reply(e.reply), `reply tuple of ${key(r!.proto, r!.orig)}`).toBe(reply(r!.reply));
     expect(e.seenReply, `seen reply of ${key(r!.proto, r!.orig)}`).toBe(!r!.unreplied);
   }

@@ -82,7 +82,10 @@ export function traceEntry(e: NfTraceEvent): HookTraceEntry {
     case 'log':
       return { table: 'log', rule: `${e.prefix}${e.packet}` };
     case 'ipvs':
-      return { table: 'ipvs', rule: `${e.service} ${e.scheduler}${e.persistent ? ' persistent' : ''} -> ${e.realServer}` };
+      return {
+        table: 'ipvs',
+        rule: `${e.service} ${e.scheduler}${e.persistent ? ' persistent' : ''} -> ${e.realServer}`,
+      };
     case 'verdict':
       return { table: 'verdict', rule: `${e.verdict} by ${e.by}` };
   }
@@ -101,7 +104,8 @@ export function netnsFromView(ns: NamespaceView): NetnsView {
   v = {
     addrType(ip, family, dev) {
       const t = ns.addressType(ip);
-      if (dev !== undefined && t === 'local') return ns.addresses(dev, family).includes(ip) ? 'LOCAL' : 'UNICAST';
+      if (dev !== undefined && t === 'local')
+        return ns.addresses(dev, family).includes(ip) ? 'LOCAL' : 'UNICAST';
       return t.toUpperCase() as AddrType;
     },
     sourceAddress: (dev, dst) => ns.sourceAddress(dst, dev),
@@ -122,7 +126,11 @@ function toPacket(ctx: PacketContext): NfPacket {
     sport: ctx.sport ?? 0,
     dport: ctx.dport ?? 0,
     tcpFlags: f
-      ? (f.syn ? TCP_SYN : 0) | (f.ack ? TCP_ACK : 0) | (f.rst ? TCP_RST : 0) | (f.fin ? TCP_FIN : 0) | (f.psh ? TCP_PSH : 0)
+      ? (f.syn ? TCP_SYN : 0) |
+        (f.ack ? TCP_ACK : 0) |
+        (f.rst ? TCP_RST : 0) |
+        (f.fin ? TCP_FIN : 0) |
+        (f.psh ? TCP_PSH : 0)
       : undefined,
     icmpType: ctx.icmp?.type,
     icmpCode: ctx.icmp?.code,
@@ -178,7 +186,8 @@ export class NetfilterNamespace implements NetfilterEngine {
       trace: (e) => trace.push(traceEntry(e)),
     });
     writeBack(pkt, ctx);
-    if (res.verdict === 'accept') return { verdict: 'accept', trace, ...(res.reroute ? { reroute: true } : {}) };
+    if (res.verdict === 'accept')
+      return { verdict: 'accept', trace, ...(res.reroute ? { reroute: true } : {}) };
     if (res.verdict === 'drop') return { verdict: 'drop', trace, reason: res.reason };
     return { verdict: 'reject', with: rejectWith(res.reject!, ctx.family), trace, reason: res.reason };
   }

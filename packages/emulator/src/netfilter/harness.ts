@@ -72,7 +72,13 @@ export interface PacketOutcome {
   conntrack?: CtEntry;
 }
 
-const PROTO: Record<PacketSpec['proto'], number> = { tcp: PROTO_TCP, udp: PROTO_UDP, sctp: PROTO_SCTP, icmp: PROTO_ICMP, icmpv6: PROTO_ICMPV6 };
+const PROTO: Record<PacketSpec['proto'], number> = {
+  tcp: PROTO_TCP,
+  udp: PROTO_UDP,
+  sctp: PROTO_SCTP,
+  icmp: PROTO_ICMP,
+  icmpv6: PROTO_ICMPV6,
+};
 
 export class NetfilterHarness {
   readonly nf: Netfilter;
@@ -80,7 +86,10 @@ export class NetfilterHarness {
   private readonly spec: HarnessNamespace;
   chooser: Chooser;
 
-  constructor(spec: HarnessNamespace, options: NetfilterOptions & { nf?: Netfilter; chooser?: Chooser } = {}) {
+  constructor(
+    spec: HarnessNamespace,
+    options: NetfilterOptions & { nf?: Netfilter; chooser?: Chooser } = {},
+  ) {
     this.spec = spec;
     this.nf = options.nf ?? new Netfilter(options);
     this.netns = staticNetns(spec);
@@ -100,7 +109,8 @@ export class NetfilterHarness {
       const t: { prefix: Prefix; dev: string }[] = [];
       const add = (cidr: string, dev: string) => {
         for (const f of [4, 6] as const) {
-          const p = cidr === 'default' ? parsePrefix(f === 4 ? '0.0.0.0/0' : '::/0', f) : parsePrefix(cidr, f);
+          const p =
+            cidr === 'default' ? parsePrefix(f === 4 ? '0.0.0.0/0' : '::/0', f) : parsePrefix(cidr, f);
           if (p) t.push({ prefix: p, dev });
         }
       };
@@ -122,12 +132,12 @@ export class NetfilterHarness {
       proto,
       src: spec.src,
       dst: spec.dst,
-      sport: icmp ? 0 : spec.sport ?? 40000,
-      dport: icmp ? 0 : spec.dport ?? 80,
-      tcpFlags: proto === PROTO_TCP ? spec.tcpFlags ?? TCP_SYN : undefined,
-      icmpType: icmp ? spec.icmpType ?? (family === 4 ? 8 : 128) : undefined,
+      sport: icmp ? 0 : (spec.sport ?? 40000),
+      dport: icmp ? 0 : (spec.dport ?? 80),
+      tcpFlags: proto === PROTO_TCP ? (spec.tcpFlags ?? TCP_SYN) : undefined,
+      icmpType: icmp ? (spec.icmpType ?? (family === 4 ? 8 : 128)) : undefined,
       icmpCode: icmp ? 0 : undefined,
-      icmpId: icmp ? spec.icmpId ?? 1 : undefined,
+      icmpId: icmp ? (spec.icmpId ?? 1) : undefined,
       mark: spec.mark ?? 0,
       length: spec.length ?? 60,
       iif: spec.iif,
@@ -135,7 +145,10 @@ export class NetfilterHarness {
   }
 
   /** Sends one packet through this namespace's hooks (`trace: false` skips collecting events). */
-  send(spec: PacketSpec | NfPacket, options: { chooser?: Chooser; undo?: (fn: () => void) => void; trace?: boolean } = {}): PacketOutcome {
+  send(
+    spec: PacketSpec | NfPacket,
+    options: { chooser?: Chooser; undo?: (fn: () => void) => void; trace?: boolean } = {},
+  ): PacketOutcome {
     const pkt = typeof spec.proto === 'number' ? (spec as NfPacket) : this.packet(spec as PacketSpec);
     const events: NfTraceEvent[] = [];
     const hooks: HookName[] = [];
@@ -157,7 +170,9 @@ export class NetfilterHarness {
       ...extra,
     });
     const stop = (r: ReturnType<Netfilter['run']>) =>
-      r.verdict === 'drop' ? done('dropped', { reason: r.reason }) : done('rejected', { reject: r.reject, reason: r.reason });
+      r.verdict === 'drop'
+        ? done('dropped', { reason: r.reason })
+        : done('rejected', { reject: r.reject, reason: r.reason });
 
     let received = pkt.iif !== undefined;
     for (let loops = 0; loops < 3; loops++) {
@@ -226,9 +241,14 @@ export class NetfilterHarness {
       sport: p.dport,
       dport: p.sport,
       mark: 0,
-      tcpFlags: p.proto === PROTO_TCP ? (((p.tcpFlags ?? TCP_ACK) & TCP_SYN) !== 0 ? TCP_SYN | TCP_ACK : TCP_ACK) : undefined,
+      tcpFlags:
+        p.proto === PROTO_TCP
+          ? ((p.tcpFlags ?? TCP_ACK) & TCP_SYN) !== 0
+            ? TCP_SYN | TCP_ACK
+            : TCP_ACK
+          : undefined,
       icmpType: p.icmpType === 8 ? 0 : p.icmpType === 128 ? 129 : p.icmpType,
-      iif: to.disposition === 'local' ? undefined : options.iif ?? to.oif,
+      iif: to.disposition === 'local' ? undefined : (options.iif ?? to.oif),
       oif: undefined,
       nf: undefined,
     };

@@ -151,7 +151,15 @@ export class Ipset {
 }
 
 function elemKey(parts: ElemPart[]): string {
-  return parts.map((p) => (p.kind === 'port' ? `${p.proto}:${p.port}` : p.prefix.bits === (p.prefix.family === 4 ? 32 : 128) ? p.prefix.text.split('/')[0] : p.prefix.text)).join(',');
+  return parts
+    .map((p) =>
+      p.kind === 'port'
+        ? `${p.proto}:${p.port}`
+        : p.prefix.bits === (p.prefix.family === 4 ? 32 : 128)
+          ? p.prefix.text.split('/')[0]
+          : p.prefix.text,
+    )
+    .join(',');
 }
 
 export interface IpsetRestoreOptions {
@@ -198,7 +206,7 @@ export class IpsetStore {
       try {
         words = splitWords(raw);
       } catch (e) {
-        return fail((e as Error).message);
+        throw new RuleParseError(source, i + 1, (e as Error).message);
       }
       let exist = !!options.exist;
       words = words.filter((w) => {
@@ -223,7 +231,9 @@ export class IpsetStore {
           const cur = staged.get(name);
           if (cur) {
             if (!exist || cur.def.type !== def.type || cur.def.family !== def.family) {
-              fail(`set ${name} already exists${cur.def.type !== def.type ? ` with type ${cur.def.type}` : ''}`);
+              fail(
+                `set ${name} already exists${cur.def.type !== def.type ? ` with type ${cur.def.type}` : ''}`,
+              );
             }
             break;
           }
@@ -244,7 +254,8 @@ export class IpsetStore {
             break;
           }
           for (const el of parseElements(set.def, rest[0], rest.slice(1), this.clock.now(), fail)) {
-            if (set.add(el, exist) === 'exists') fail(`Element cannot be added to the set: it's already added`);
+            if (set.add(el, exist) === 'exists')
+              fail(`Element cannot be added to the set: it's already added`);
           }
           break;
         }
@@ -273,7 +284,8 @@ export class IpsetStore {
         case 'x':
           if (name) {
             need();
-            for (const s of staged.values()) if (s.members.includes(name)) fail(`set ${name} is in use by ${s.def.name}`);
+            for (const s of staged.values())
+              if (s.members.includes(name)) fail(`set ${name} is in use by ${s.def.name}`);
             staged.delete(name);
           } else staged.clear();
           break;
@@ -321,7 +333,15 @@ function cloneSet(s: Ipset): Ipset {
 function parseCreate(name: string, words: string[], fail: (m: string) => never): IpsetDef {
   const type = words[0];
   if (!(type in TYPES)) fail(`set type ${type} is not supported`);
-  const def: IpsetDef = { name, type, dims: TYPES[type], family: 4, timeout: 0, comment: false, counters: false };
+  const def: IpsetDef = {
+    name,
+    type,
+    dims: TYPES[type],
+    family: 4,
+    timeout: 0,
+    comment: false,
+    counters: false,
+  };
   for (let i = 1; i < words.length; i++) {
     const w = words[i];
     const arg = () => {
@@ -422,13 +442,15 @@ function parseElements(
         fail(`element "${text}" is outside the range of set ${def.name}`);
       }
       if (max - min > 65535) fail(`port range too large in "${f}"`);
-      for (let p = min; p <= max; p++) parts.push({ kind: 'port', proto: def.type === 'bitmap:port' ? 0 : proto, port: p });
+      for (let p = min; p <= max; p++)
+        parts.push({ kind: 'port', proto: def.type === 'bitmap:port' ? 0 : proto, port: p });
     } else {
       const pfx = parsePrefix(f, def.family);
       if (!pfx) fail(`invalid ${def.family === 4 ? 'IPv4' : 'IPv6'} address or network "${f}"`);
       const width = def.family === 4 ? 32 : 128;
       if (dim === 'ip' && pfx!.bits !== width) {
-        if (def.family === 6 || width - pfx!.bits > 16) fail(`"${f}": too many addresses for an ip dimension`);
+        if (def.family === 6 || width - pfx!.bits > 16)
+          fail(`"${f}": too many addresses for an ip dimension`);
         const base = pfx!.net as number;
         for (let k = 0; k < 2 ** (width - pfx!.bits); k++) {
           parts.push({ kind: 'ip', prefix: parsePrefix(v4((base + k) >>> 0), 4)! });

@@ -151,7 +151,14 @@ function policy(table: IptTable, base: IptChain, hook: HookName, env: EvalEnv, l
   base.bytes += len;
   env.rule = undefined;
   if (base.policy === 'DROP') {
-    env.trace?.({ kind: 'policy', hook, engine: 'iptables', table: table.name, chain: base.name, policy: 'DROP' });
+    env.trace?.({
+      kind: 'policy',
+      hook,
+      engine: 'iptables',
+      table: table.name,
+      chain: base.name,
+      policy: 'DROP',
+    });
     return { kind: 'drop', by: `${table.name} ${base.name} policy DROP` };
   }
   return { kind: 'accept' };

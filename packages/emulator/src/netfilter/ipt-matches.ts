@@ -129,7 +129,12 @@ function l4Module(name: 'tcp' | 'udp' | 'sctp' | 'udplite'): MatchInstance {
   let sport: PortOpt | undefined;
   let dport: PortOpt | undefined;
   let flags: { mask: number; comp: number; invert: boolean } | undefined;
-  const options: Record<string, number> = { '--sport': 1, '--source-port': 1, '--dport': 1, '--destination-port': 1 };
+  const options: Record<string, number> = {
+    '--sport': 1,
+    '--source-port': 1,
+    '--dport': 1,
+    '--destination-port': 1,
+  };
   if (name === 'tcp') Object.assign(options, { '--tcp-flags': 2, '--syn': 0 });
   return {
     name,
@@ -157,7 +162,7 @@ function l4Module(name: 'tcp' | 'udp' | 'sctp' | 'udplite'): MatchInstance {
       if (dport) fns.push(portFn('dport', dport));
       if (flags) {
         const f = flags;
-        fns.push((env) => ((((env.pkt.tcpFlags ?? TCP_ACK) & f.mask) === f.comp) !== f.invert));
+        fns.push((env) => (((env.pkt.tcpFlags ?? TCP_ACK) & f.mask) === f.comp) !== f.invert);
       }
       return { fns };
     },
@@ -302,7 +307,9 @@ function multiportModule(): MatchInstance {
         fns: [
           (env) => {
             const m =
-              w === 'both' ? hit(env.pkt.sport) || hit(env.pkt.dport) : hit(w === 'sport' ? env.pkt.sport : env.pkt.dport);
+              w === 'both'
+                ? hit(env.pkt.sport) || hit(env.pkt.dport)
+                : hit(w === 'sport' ? env.pkt.sport : env.pkt.dport);
             return m !== inv;
           },
         ],
@@ -353,7 +360,8 @@ function addrtypeModule(): MatchInstance {
     },
     finish(rc) {
       if (!src && !dst) rc.fail('addrtype: you must specify --src-type or --dst-type');
-      if (limitIn && limitOut) rc.fail('addrtype: you can\'t specify both --limit-iface-in and --limit-iface-out');
+      if (limitIn && limitOut)
+        rc.fail("addrtype: you can't specify both --limit-iface-in and --limit-iface-out");
       if (limitIn && (rc.chain === 'OUTPUT' || rc.chain === 'POSTROUTING')) {
         rc.fail('addrtype: --limit-iface-in is not valid in this chain');
       }
@@ -361,14 +369,19 @@ function addrtypeModule(): MatchInstance {
         rc.fail('addrtype: --limit-iface-out is not valid in this chain');
       }
       const fns: MatchFn[] = [];
-      const dev = (env: EvalEnv) => (limitIn ? env.pkt.iif ?? '' : limitOut ? env.pkt.oif ?? '' : undefined);
+      const dev = (env: EvalEnv) =>
+        limitIn ? (env.pkt.iif ?? '') : limitOut ? (env.pkt.oif ?? '') : undefined;
       if (src) {
         const s = src;
-        fns.push((env) => s.types.has(env.host.netns.addrType(env.pkt.src, env.family, dev(env))) !== s.invert);
+        fns.push(
+          (env) => s.types.has(env.host.netns.addrType(env.pkt.src, env.family, dev(env))) !== s.invert,
+        );
       }
       if (dst) {
         const d = dst;
-        fns.push((env) => d.types.has(env.host.netns.addrType(env.pkt.dst, env.family, dev(env))) !== d.invert);
+        fns.push(
+          (env) => d.types.has(env.host.netns.addrType(env.pkt.dst, env.family, dev(env))) !== d.invert,
+        );
       }
       return { fns };
     },
@@ -390,7 +403,8 @@ function statisticModule(): MatchInstance {
         mode = args[0];
       } else if (opt === '--probability') {
         const p = Number(args[0]);
-        if (!/^(\d+(\.\d*)?|\.\d+)$/.test(args[0]) || p < 0 || p > 1) throw new Error(`invalid --probability \`${args[0]}'`);
+        if (!/^(\d+(\.\d*)?|\.\d+)$/.test(args[0]) || p < 0 || p > 1)
+          throw new Error(`invalid --probability \`${args[0]}'`);
         probability = p;
         if (inv) invert = true;
       } else if (opt === '--every') {
@@ -463,7 +477,6 @@ function statisticModule(): MatchInstance {
   };
 }
 
-
 function markModule(): MatchInstance {
   let spec: { value: number; mask: number; invert: boolean } | undefined;
   return {
@@ -478,7 +491,7 @@ function markModule(): MatchInstance {
     finish(rc) {
       if (!spec) rc.fail('mark match: --mark is required');
       const { value, mask, invert } = spec!;
-      return { fns: [(env) => ((((env.pkt.mark & mask) >>> 0) === value) !== invert)] };
+      return { fns: [(env) => ((env.pkt.mark & mask) >>> 0 === value) !== invert] };
     },
   };
 }
@@ -508,7 +521,12 @@ export function ctStates(env: EvalEnv): Set<CtStateName> {
 function conntrackModule(name: 'conntrack' | 'state'): MatchInstance {
   const fns: MatchFn[] = [];
   let any = false;
-  const addrOpt = (sel: (env: EvalEnv) => string | undefined, text: string, invert: boolean, family: () => IpFamily) => {
+  const addrOpt = (
+    sel: (env: EvalEnv) => string | undefined,
+    text: string,
+    invert: boolean,
+    family: () => IpFamily,
+  ) => {
     let prefix: Prefix | undefined;
     fns.push((env) => {
       prefix ??= parsePrefix(text, family());
@@ -547,7 +565,10 @@ function conntrackModule(name: 'conntrack' | 'state'): MatchInstance {
         case '--ctstate': {
           const want = v.split(',').map((s) => s.toUpperCase());
           for (const s of want) {
-            if (!CT_STATES.includes(s as CtStateName) || (opt === '--state' && (s === 'SNAT' || s === 'DNAT'))) {
+            if (
+              !CT_STATES.includes(s as CtStateName) ||
+              (opt === '--state' && (s === 'SNAT' || s === 'DNAT'))
+            ) {
               throw new Error(`Bad ctstate \`${s}'`);
             }
           }
@@ -565,16 +586,44 @@ function conntrackModule(name: 'conntrack' | 'state'): MatchInstance {
           break;
         }
         case '--ctorigsrc':
-          pending.push(() => addrOpt((env) => env.ct?.entry?.orig.src, v, invert, () => family));
+          pending.push(() =>
+            addrOpt(
+              (env) => env.ct?.entry?.orig.src,
+              v,
+              invert,
+              () => family,
+            ),
+          );
           break;
         case '--ctorigdst':
-          pending.push(() => addrOpt((env) => env.ct?.entry?.orig.dst, v, invert, () => family));
+          pending.push(() =>
+            addrOpt(
+              (env) => env.ct?.entry?.orig.dst,
+              v,
+              invert,
+              () => family,
+            ),
+          );
           break;
         case '--ctreplsrc':
-          pending.push(() => addrOpt((env) => env.ct?.entry?.reply.src, v, invert, () => family));
+          pending.push(() =>
+            addrOpt(
+              (env) => env.ct?.entry?.reply.src,
+              v,
+              invert,
+              () => family,
+            ),
+          );
           break;
         case '--ctrepldst':
-          pending.push(() => addrOpt((env) => env.ct?.entry?.reply.dst, v, invert, () => family));
+          pending.push(() =>
+            addrOpt(
+              (env) => env.ct?.entry?.reply.dst,
+              v,
+              invert,
+              () => family,
+            ),
+          );
           break;
         case '--ctorigsrcport':
         case '--ctorigdstport':
@@ -689,7 +738,10 @@ function recentModule(): MatchInstance {
       const width = rc.family === 4 ? 32 : 128;
       let maskBits = width;
       if (maskText !== undefined) {
-        const p = parsePrefix(`0.0.0.0/${maskText}`.replace('0.0.0.0', rc.family === 4 ? '0.0.0.0' : '::'), rc.family);
+        const p = parsePrefix(
+          `0.0.0.0/${maskText}`.replace('0.0.0.0', rc.family === 4 ? '0.0.0.0' : '::'),
+          rc.family,
+        );
         if (!p) rc.fail(`recent: bad --mask \`${maskText}'`);
         maskBits = p!.bits;
       }
@@ -709,7 +761,10 @@ function recentModule(): MatchInstance {
             const save = () => {
               if (saved) return;
               saved = true;
-              const snapshot: [string, RecentEntry][] = [...list].map(([k, v]) => [k, { ...v, stamps: [...v.stamps] }]);
+              const snapshot: [string, RecentEntry][] = [...list].map(([k, v]) => [
+                k,
+                { ...v, stamps: [...v.stamps] },
+              ]);
               env.undo(() => {
                 list.clear();
                 for (const [k, v] of snapshot) list.set(k, v);
@@ -818,12 +873,16 @@ function nfacctModule(): MatchInstance {
   };
 }
 
-export function ifaceMatcher(name: string, invert: boolean, get: (env: EvalEnv) => string | undefined): MatchFn {
+export function ifaceMatcher(
+  name: string,
+  invert: boolean,
+  get: (env: EvalEnv) => string | undefined,
+): MatchFn {
   if (name.endsWith('+')) {
     const prefix = name.slice(0, -1);
     return (env) => {
       const d = get(env);
-      return (d !== undefined && d.startsWith(prefix)) !== invert;
+      return (d?.startsWith(prefix) === true) !== invert;
     };
   }
   return (env) => (get(env) === name) !== invert;

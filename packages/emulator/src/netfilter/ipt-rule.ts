@@ -3,6 +3,7 @@
  * iptables does: `!` inverts the next option, `-m NAME` makes a module's options available,
  * `-p tcp` loads the tcp match implicitly, and any option nobody claims is an error.
  */
+import { RuleParseError } from '@podnet/core';
 import { type Prefix, parsePrefix, prefixMatcher } from './addr-match.js';
 import {
   type CompiledMatch,
@@ -179,8 +180,9 @@ export function parseRuleWords(words: string[], spec: RuleSpec): IptRule[] {
         break;
       default: {
         if (!w.startsWith('-')) fail(`Bad argument \`${w}'`);
-        let owner: { set: (o: string, a: string[], i: boolean) => void; options: Record<string, number> } | undefined =
-          modules.find((m) => w in m.options);
+        let owner:
+          | { set: (o: string, a: string[], i: boolean) => void; options: Record<string, number> }
+          | undefined = modules.find((m) => w in m.options);
         if (!owner && target && w in target.options) owner = target;
         if (!owner && rc.proto !== undefined) {
           const implicit = implicitProtoMatch(rc.proto, family);
@@ -210,6 +212,7 @@ export function parseRuleWords(words: string[], spec: RuleSpec): IptRule[] {
     try {
       return m.finish(rc);
     } catch (e) {
+      if (e instanceof RuleParseError) throw e;
       return fail((e as Error).message);
     }
   });
@@ -217,6 +220,7 @@ export function parseRuleWords(words: string[], spec: RuleSpec): IptRule[] {
   try {
     tgt = target ? target.finish(rc) : jump ? { kind: 'jump', ...jump } : { kind: 'none' };
   } catch (e) {
+    if (e instanceof RuleParseError) throw e;
     return fail((e as Error).message);
   }
 
@@ -238,7 +242,9 @@ export function parseRuleWords(words: string[], spec: RuleSpec): IptRule[] {
   }
   const width = family === 4 ? 32 : 128;
   const usesCt =
-    modules.some((m) => m.name === 'conntrack' || m.name === 'state') || tgt.kind === 'nat' || tgt.kind === 'notrack';
+    modules.some((m) => m.name === 'conntrack' || m.name === 'state') ||
+    tgt.kind === 'nat' ||
+    tgt.kind === 'notrack';
 
   const out: IptRule[] = [];
   for (const s of srcs ?? [undefined]) {
@@ -290,6 +296,7 @@ const getIif = (env: EvalEnv) => env.pkt.iif;
 const getOif = (env: EvalEnv) => env.pkt.oif;
 
 function ifname(name: string, fail: (m: string) => never): string {
-  if (name.length === 0 || name.length > 15 || /[\s/]/.test(name)) fail(`Warning: weird character in interface \`${name}'`);
+  if (name.length === 0 || name.length > 15 || /[\s/]/.test(name))
+    fail(`Warning: weird character in interface \`${name}'`);
   return name;
 }

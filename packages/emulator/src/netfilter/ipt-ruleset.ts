@@ -24,7 +24,13 @@ export const IPT_TABLES: Record<string, HookName[]> = {
 };
 
 /** Hook priorities of the iptables tables (nat's are those of its hooks: dstnat/srcnat). */
-export const IPT_PRIORITY: Record<string, number> = { raw: -300, mangle: -150, nat: -100, filter: 0, security: 50 };
+export const IPT_PRIORITY: Record<string, number> = {
+  raw: -300,
+  mangle: -150,
+  nat: -100,
+  filter: 0,
+  security: 50,
+};
 
 export interface ChainIndex {
   /** Rule positions with an exact destination host, by destination. */
@@ -148,7 +154,7 @@ export class IptablesRuleset {
       try {
         words = splitWords(line);
       } catch (e) {
-        return fail((e as Error).message);
+        throw new RuleParseError(source, lineNo, (e as Error).message);
       }
       if (words[0]?.startsWith('[')) {
         if (!/^\[\d+:\d+\]$/.test(words[0])) fail(`bad counters "${words[0]}"`);
@@ -177,7 +183,14 @@ export class IptablesRuleset {
     t.chains.set(name, newChain(name, false));
   }
 
-  private command(t: IptTable, words: string[], text: string, source: string, line: number, fail: (m: string) => never): void {
+  private command(
+    t: IptTable,
+    words: string[],
+    text: string,
+    source: string,
+    line: number,
+    fail: (m: string) => never,
+  ): void {
     const [cmd, chainName, ...rest] = words;
     const chainOf = (name: string | undefined): IptChain => {
       if (!name) fail(`${cmd} needs a chain name`);
@@ -198,8 +211,10 @@ export class IptablesRuleset {
       });
       const c = t.chains.get(chain)!;
       for (const r of rules) {
-        if (c.builtin && r.usesIn && (chain === 'OUTPUT' || chain === 'POSTROUTING')) fail(`Can't use -i with ${chain}`);
-        if (c.builtin && r.usesOut && (chain === 'PREROUTING' || chain === 'INPUT')) fail(`Can't use -o with ${chain}`);
+        if (c.builtin && r.usesIn && (chain === 'OUTPUT' || chain === 'POSTROUTING'))
+          fail(`Can't use -i with ${chain}`);
+        if (c.builtin && r.usesOut && (chain === 'PREROUTING' || chain === 'INPUT'))
+          fail(`Can't use -o with ${chain}`);
       }
       return rules;
     };
@@ -227,7 +242,8 @@ export class IptablesRuleset {
       case '--replace': {
         const c = chainOf(chainName);
         const pos = Number(rest[0]);
-        if (!/^\d+$/.test(rest[0] ?? '') || pos < 1 || pos > c.rules.length) fail('index of replacement too big');
+        if (!/^\d+$/.test(rest[0] ?? '') || pos < 1 || pos > c.rules.length)
+          fail('index of replacement too big');
         const rules = parse(c.name, rest.slice(1));
         if (rules.length !== 1) fail('-R accepts only one source and destination');
         writable(c)[pos - 1] = rules[0];
@@ -318,7 +334,8 @@ export class IptablesRuleset {
             const rs = writable(o);
             for (let k = 0; k < rs.length; k++) {
               const tg = rs[k].target;
-              if (tg.kind === 'jump' && tg.chain === chainName) rs[k] = { ...rs[k], target: { ...tg, chain: to } };
+              if (tg.kind === 'jump' && tg.chain === chainName)
+                rs[k] = { ...rs[k], target: { ...tg, chain: to } };
             }
           }
           for (const r of o.rules) if (r.chain === chainName) r.chain = to;
@@ -339,7 +356,11 @@ export class IptablesRuleset {
       if (visiting.has(name)) {
         const c = t.chains.get(path[path.length - 1])!;
         const r = c.rules.find((x) => x.target.kind === 'jump' && x.target.chain === name)!;
-        throw new RuleParseError(source, r.line, `RULE_APPEND failed (Too many links): loop ${[...path, name].join(' -> ')}`);
+        throw new RuleParseError(
+          source,
+          r.line,
+          `RULE_APPEND failed (Too many links): loop ${[...path, name].join(' -> ')}`,
+        );
       }
       let set = reach.get(name);
       if (!set) reach.set(name, (set = new Set()));
@@ -358,11 +379,19 @@ export class IptablesRuleset {
       for (const r of c.rules) {
         if (r.scope) {
           if (!r.scope.tables.includes(t.name)) {
-            throw new RuleParseError(source, r.line, `RULE_APPEND failed (Invalid argument): rule in chain ${c.name}: target not valid in table ${t.name}`);
+            throw new RuleParseError(
+              source,
+              r.line,
+              `RULE_APPEND failed (Invalid argument): rule in chain ${c.name}: target not valid in table ${t.name}`,
+            );
           }
           for (const h of hooks ?? []) {
             if (!r.scope.hooks.includes(h)) {
-              throw new RuleParseError(source, r.line, `RULE_APPEND failed (Invalid argument): rule in chain ${c.name}: target not valid from hook ${h}`);
+              throw new RuleParseError(
+                source,
+                r.line,
+                `RULE_APPEND failed (Invalid argument): rule in chain ${c.name}: target not valid from hook ${h}`,
+              );
             }
           }
         }
@@ -370,7 +399,12 @@ export class IptablesRuleset {
           for (const s of r.setNames) {
             const f = checks.ipsetFamily(s);
             if (f === undefined) throw new RuleParseError(source, r.line, `Set ${s} doesn't exist.`);
-            if (f !== this.family) throw new RuleParseError(source, r.line, `The protocol family of set ${s} is not IPv${this.family}`);
+            if (f !== this.family)
+              throw new RuleParseError(
+                source,
+                r.line,
+                `The protocol family of set ${s} is not IPv${this.family}`,
+              );
           }
         }
       }

@@ -145,14 +145,19 @@ export function parseNatSpec(text: string, family: IpFamily): NatRange {
 }
 
 function natTarget(kind: NatKind, family: IpFamily): TargetInstance {
-  const name = kind === 'dnat' ? 'DNAT' : kind === 'snat' ? 'SNAT' : kind === 'masquerade' ? 'MASQUERADE' : 'REDIRECT';
+  const name =
+    kind === 'dnat' ? 'DNAT' : kind === 'snat' ? 'SNAT' : kind === 'masquerade' ? 'MASQUERADE' : 'REDIRECT';
   const toOpt = kind === 'dnat' ? '--to-destination' : kind === 'snat' ? '--to-source' : '--to-ports';
   const options: Record<string, number> = { [toOpt]: 1, '--random': 0 };
   if (kind === 'snat' || kind === 'masquerade') options['--random-fully'] = 0;
   if (kind === 'snat' || kind === 'dnat') options['--persistent'] = 0;
   if (kind === 'dnat') options['--to'] = 1;
   const hooks: HookName[] =
-    kind === 'dnat' || kind === 'redirect' ? ['PREROUTING', 'OUTPUT'] : kind === 'snat' ? ['POSTROUTING', 'INPUT'] : ['POSTROUTING'];
+    kind === 'dnat' || kind === 'redirect'
+      ? ['PREROUTING', 'OUTPUT']
+      : kind === 'snat'
+        ? ['POSTROUTING', 'INPUT']
+        : ['POSTROUTING'];
   let range: NatRange | undefined;
   const flags: { random?: boolean; randomFully?: boolean; persistent?: boolean } = {};
   const words: string[] = [];
@@ -190,7 +195,7 @@ function markTarget(): TargetInstance {
     name: 'MARK',
     options: { '--set-xmark': 1, '--set-mark': 1, '--and-mark': 1, '--or-mark': 1, '--xor-mark': 1 },
     set(opt, args) {
-      if (spec) err('MARK target: Can\'t specify --set-mark twice');
+      if (spec) err("MARK target: Can't specify --set-mark twice");
       const { value, mask } = parseMarkValue(args[0], err);
       const hasMask = args[0].includes('/');
       const text = `MARK ${opt} ${args[0]}`;
@@ -295,7 +300,10 @@ export function createTarget(name: string, family: IpFamily): TargetInstance | u
     case 'LOG':
       return logTarget();
     case 'NOTRACK':
-      return { ...simple(name, { kind: 'notrack' }), scope: { tables: ['raw'], hooks: ['PREROUTING', 'OUTPUT'] } };
+      return {
+        ...simple(name, { kind: 'notrack' }),
+        scope: { tables: ['raw'], hooks: ['PREROUTING', 'OUTPUT'] },
+      };
     case 'CT':
       return ctTarget();
     default:

@@ -56,7 +56,13 @@ interface Conn {
 /** Default IPVS timeouts (ipvsadm --set): tcp established, tcp fin, udp. */
 export const IPVS_TIMEOUTS = { tcp: 900, tcpFin: 120, udp: 300 };
 
-const PROTO_OF: Record<string, number> = { '-t': PROTO_TCP, '--tcp-service': PROTO_TCP, '-u': PROTO_UDP, '--udp-service': PROTO_UDP, '--sctp-service': PROTO_SCTP };
+const PROTO_OF: Record<string, number> = {
+  '-t': PROTO_TCP,
+  '--tcp-service': PROTO_TCP,
+  '-u': PROTO_UDP,
+  '--udp-service': PROTO_UDP,
+  '--sctp-service': PROTO_SCTP,
+};
 
 export interface IpvsPick {
   service: IpvsVirtualService;
@@ -78,7 +84,13 @@ export class Ipvs {
   }
 
   /** Finds the virtual service for a destination (or for a fwmark). */
-  lookup(family: IpFamily, proto: number, dst: string, dport: number, mark: number): IpvsVirtualService | undefined {
+  lookup(
+    family: IpFamily,
+    proto: number,
+    dst: string,
+    dport: number,
+    mark: number,
+  ): IpvsVirtualService | undefined {
     if (this.services.size === 0) return undefined;
     if (mark) {
       const f = this.services.get(`fwmark ${mark} ${family}`);
@@ -101,7 +113,12 @@ export class Ipvs {
       const tk = this.templateKey(svc, client);
       const tpl = this.templates.get(tk);
       if (tpl && tpl.expires > now && svc.servers.includes(tpl.server) && tpl.server.weight > 0) {
-        return { service: svc, server: tpl.server, options: [{ server: tpl.server, probability: 1, preferred: true }], persistent: true };
+        return {
+          service: svc,
+          server: tpl.server,
+          options: [{ server: tpl.server, probability: 1, preferred: true }],
+          persistent: true,
+        };
       }
     }
     const pick = this.algorithm(svc, eligible, client, clientPort, dst);
@@ -118,12 +135,24 @@ export class Ipvs {
   }
 
   /** Records a scheduled connection (counts, persistence); returns how to undo it. */
-  commit(svc: IpvsVirtualService, server: IpvsRealServer, client: string, connKey: string, proto: number, advance: boolean): () => void {
+  commit(
+    svc: IpvsVirtualService,
+    server: IpvsRealServer,
+    client: string,
+    connKey: string,
+    proto: number,
+    advance: boolean,
+  ): () => void {
     const now = this.clock.now();
     const prevRr = svc.rr;
     const prevWrr = { ...svc.wrr };
     if (advance) this.advance(svc, server);
-    const conn: Conn = { service: svc, server, expires: now + (proto === PROTO_UDP ? IPVS_TIMEOUTS.udp : IPVS_TIMEOUTS.tcpFin), active: false };
+    const conn: Conn = {
+      service: svc,
+      server,
+      expires: now + (proto === PROTO_UDP ? IPVS_TIMEOUTS.udp : IPVS_TIMEOUTS.tcpFin),
+      active: false,
+    };
     this.conns.set(connKey, conn);
     server.inactive++;
     let prevTpl: { server: IpvsRealServer; expires: number } | undefined;
@@ -159,7 +188,8 @@ export class Ipvs {
       c.server.inactive--;
       c.server.active++;
     }
-    c.expires = now + (proto === PROTO_UDP ? IPVS_TIMEOUTS.udp : c.active ? IPVS_TIMEOUTS.tcp : IPVS_TIMEOUTS.tcpFin);
+    c.expires =
+      now + (proto === PROTO_UDP ? IPVS_TIMEOUTS.udp : c.active ? IPVS_TIMEOUTS.tcp : IPVS_TIMEOUTS.tcpFin);
     return () => {
       if (c.active && !prev.active) {
         c.server.active--;
@@ -186,7 +216,13 @@ export class Ipvs {
     return `${svc.name}|${p?.text ?? client}`;
   }
 
-  private algorithm(svc: IpvsVirtualService, eligible: IpvsRealServer[], client: string, clientPort: number, dst: string): IpvsRealServer {
+  private algorithm(
+    svc: IpvsVirtualService,
+    eligible: IpvsRealServer[],
+    client: string,
+    clientPort: number,
+    dst: string,
+  ): IpvsRealServer {
     const all = svc.servers;
     switch (svc.scheduler) {
       case 'rr': {
@@ -243,7 +279,8 @@ export class Ipvs {
   /** Applies `ipvsadm -R` input (all or nothing); `replace` starts from no services (as after `-C`). */
   restore(text: string, source = 'ipvsadm', replace = false): void {
     const staged = new Map<string, IpvsVirtualService>();
-    if (!replace) for (const [k, v] of this.services) staged.set(k, { ...v, servers: v.servers.map((s) => ({ ...s })) });
+    if (!replace)
+      for (const [k, v] of this.services) staged.set(k, { ...v, servers: v.servers.map((s) => ({ ...s })) });
     const lines = text.split('\n');
     for (let n = 0; n < lines.length; n++) {
       const line = lines[n].trim();
@@ -255,7 +292,7 @@ export class Ipvs {
       try {
         words = splitWords(line);
       } catch (e) {
-        return fail((e as Error).message);
+        throw new RuleParseError(source, n + 1, (e as Error).message);
       }
       applyLine(staged, words, n + 1, fail);
     }
@@ -290,12 +327,20 @@ export class Ipvs {
 
   /** `ipvsadm -Ln`-style listing. */
   list(): string {
-    const out: string[] = ['Prot LocalAddress:Port Scheduler Flags', '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn'];
+    const out: string[] = [
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+    ];
     for (const s of this.services.values()) {
-      const head = s.fwmark !== undefined ? `FWM  ${s.fwmark}` : `${s.proto === PROTO_UDP ? 'UDP' : s.proto === PROTO_SCTP ? 'SCTP' : 'TCP'}  ${hostPort(s.addr!, s.port!)}`;
+      const head =
+        s.fwmark !== undefined
+          ? `FWM  ${s.fwmark}`
+          : `${s.proto === PROTO_UDP ? 'UDP' : s.proto === PROTO_SCTP ? 'SCTP' : 'TCP'}  ${hostPort(s.addr!, s.port!)}`;
       out.push(`${head} ${s.scheduler}${s.persistent ? ` persistent ${s.persistent}` : ''}`);
       for (const r of s.servers) {
-        out.push(`  -> ${hostPort(r.addr, r.port).padEnd(28)} Masq    ${r.weight}      ${r.active}          ${r.inactive}`);
+        out.push(
+          `  -> ${hostPort(r.addr, r.port).padEnd(28)} Masq    ${r.weight}      ${r.active}          ${r.inactive}`,
+        );
       }
     }
     return out.join('\n');
@@ -372,7 +417,10 @@ function hashKey(addr: string, port: number, family: IpFamily): number {
   return Number((BigInt(x) * 0x61c88647n) & 0xffffffffn) >>> 24;
 }
 
-function parseHostPort(text: string, fail: (m: string) => never): { addr: string; port: number; family: IpFamily } {
+function parseHostPort(
+  text: string,
+  fail: (m: string) => never,
+): { addr: string; port: number; family: IpFamily } {
   const m6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
   const [addr, port] = m6 ? [m6[1], m6[2]] : text.split(':');
   const family: IpFamily = m6 ? 6 : 4;
@@ -382,7 +430,12 @@ function parseHostPort(text: string, fail: (m: string) => never): { addr: string
   return { addr: p!.text.split('/')[0], port: port === undefined ? 0 : Number(port), family };
 }
 
-function applyLine(staged: Map<string, IpvsVirtualService>, words: string[], line: number, fail: (m: string) => never): void {
+function applyLine(
+  staged: Map<string, IpvsVirtualService>,
+  words: string[],
+  line: number,
+  fail: (m: string) => never,
+): void {
   const cmd = words[0];
   let key: string | undefined;
   let proto: number | undefined;
@@ -453,7 +506,8 @@ function applyLine(staged: Map<string, IpvsVirtualService>, words: string[], lin
       if ((cmd === '-A' || cmd === '--add-service') && exists) fail('Service already exists');
       if ((cmd === '-E' || cmd === '--edit-service') && !exists) fail('No such service');
       const sch = (scheduler ?? 'wlc') as IpvsScheduler;
-      if (!SCHEDULERS.includes(sch)) fail(`scheduler ${scheduler} is not modelled (rr, wrr, lc, wlc, sed, nq, sh, dh are)`);
+      if (!SCHEDULERS.includes(sch))
+        fail(`scheduler ${scheduler} is not modelled (rr, wrr, lc, wlc, sed, nq, sh, dh are)`);
       let bits = family === 4 ? 32 : 128;
       if (netmask !== undefined) {
         const p = parsePrefix(`${family === 4 ? '0.0.0.0' : '::'}/${netmask}`, family);
@@ -462,7 +516,10 @@ function applyLine(staged: Map<string, IpvsVirtualService>, words: string[], lin
       }
       const prev = staged.get(k);
       staged.set(k, {
-        name: fwmark !== undefined ? `FWM ${fwmark}` : `${proto === PROTO_UDP ? 'UDP' : proto === PROTO_SCTP ? 'SCTP' : 'TCP'} ${hostPort(vip!.addr, vip!.port)}`,
+        name:
+          fwmark !== undefined
+            ? `FWM ${fwmark}`
+            : `${proto === PROTO_UDP ? 'UDP' : proto === PROTO_SCTP ? 'SCTP' : 'TCP'} ${hostPort(vip!.addr, vip!.port)}`,
         family,
         proto,
         addr: vip?.addr,
@@ -499,13 +556,23 @@ function applyLine(staged: Map<string, IpvsVirtualService>, words: string[], lin
         svc!.servers.splice(at, 1);
         return;
       }
-      if (method !== undefined && method !== 'masq') fail(`forwarding method ${method} is not modelled (only -m masquerading)`);
+      if (method !== undefined && method !== 'masq')
+        fail(`forwarding method ${method} is not modelled (only -m masquerading)`);
       if (method === undefined && (cmd === '-a' || cmd === '--add-server')) {
         fail('forwarding method gatewaying (the default) is not modelled: use -m');
       }
       if (cmd === '-a' || cmd === '--add-server') {
         if (at >= 0) fail('Destination already exists');
-        svc!.servers.push({ addr: real!.addr, port, weight: weight ?? 1, upper, lower, active: 0, inactive: 0, overloaded: false });
+        svc!.servers.push({
+          addr: real!.addr,
+          port,
+          weight: weight ?? 1,
+          upper,
+          lower,
+          active: 0,
+          inactive: 0,
+          overloaded: false,
+        });
       } else {
         if (at < 0) fail('No such destination');
         const s = svc!.servers[at];

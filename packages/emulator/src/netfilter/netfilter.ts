@@ -10,7 +10,16 @@
  */
 import { type NodeDataplane, ROOT_NETNS } from '@podnet/core';
 import type { ClockView } from '../hooks.js';
-import { Conntrack, type ConntrackOptions, type CtEntry, formatEntry, invertTuple, type NatRange, type PacketCt, VirtualClock } from './conntrack.js';
+import {
+  Conntrack,
+  type ConntrackOptions,
+  type CtEntry,
+  formatEntry,
+  invertTuple,
+  type NatRange,
+  type PacketCt,
+  VirtualClock,
+} from './conntrack.js';
 import type { EvalEnv, NfHost } from './eval-env.js';
 import { runIptablesTable } from './ipt-eval.js';
 import { IPT_PRIORITY, IPT_TABLES, IptablesRuleset } from './ipt-ruleset.js';
@@ -20,7 +29,17 @@ import type { NetnsView } from './netns-view.js';
 import { runNftChain } from './nft-eval.js';
 import type { NatStmt } from './nft-expr.js';
 import { NFT_HOOK, NftRuleset } from './nft-ruleset.js';
-import { addrValue, hostPort, type IpFamily, type NfPacket, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, TCP_ACK, TCP_SYN } from './packet.js';
+import {
+  addrValue,
+  hostPort,
+  type IpFamily,
+  type NfPacket,
+  PROTO_ICMP,
+  PROTO_ICMPV6,
+  PROTO_TCP,
+  TCP_ACK,
+  TCP_SYN,
+} from './packet.js';
 import { RecentStore } from './recent.js';
 import type { Chooser, HookName, NfTraceEvent, RejectSpec, TraceSink } from './types.js';
 
@@ -48,7 +67,9 @@ export interface NfResult {
   reroute?: boolean;
 }
 
-type NatChainRef = { prio: number; kind: 'ipt' } | { prio: number; kind: 'nft'; table: string; chain: string };
+type NatChainRef =
+  | { prio: number; kind: 'ipt' }
+  | { prio: number; kind: 'nft'; table: string; chain: string };
 
 type Stage =
   | { prio: number; kind: 'ct-in' }
@@ -110,21 +131,22 @@ export class Netfilter {
   applyPlan(plan: Pick<NodeDataplane, 'node' | 'iptables' | 'nftables' | 'ipvs' | 'ipset'>): void {
     const at = (what: string) => `node ${plan.node} ${what}`;
     if (plan.ipset) this.applyIpset(plan.ipset, { exist: true, source: at('ipset') });
-    if (plan.iptables.ipv4) this.applyIptables(plan.iptables.ipv4, 4, { noflush: true, source: at('iptables') });
-    if (plan.iptables.ipv6) this.applyIptables(plan.iptables.ipv6, 6, { noflush: true, source: at('ip6tables') });
+    if (plan.iptables.ipv4)
+      this.applyIptables(plan.iptables.ipv4, 4, { noflush: true, source: at('iptables') });
+    if (plan.iptables.ipv6)
+      this.applyIptables(plan.iptables.ipv6, 6, { noflush: true, source: at('ip6tables') });
     if (plan.nftables) this.applyNft(plan.nftables, { source: at('nftables') });
     if (plan.ipvs) this.applyIpvs(plan.ipvs, { source: at('ipvs') });
   }
 
   /**
-   * The node's plan changed: its rules become exactly the new plan's, while conntrack entries,
-   * `-m recent` lists, IPVS connections and elements of dynamic nft sets carry over.
+   * The node's plan changed: its rules become exactly the new plan's (as the linux backend makes
+   * them: built-in chains flushed and nft tables deleted and re-added in the same transaction),
+   * while conntrack entries, `-m recent` lists and IPVS connections carry over, as they do in the
+   * kernel across rule changes.
    */
   replacePlan(plan: Pick<NodeDataplane, 'node' | 'iptables' | 'nftables' | 'ipvs' | 'ipset'>): void {
-    const oldNft = this.nft;
-    const old4 = this.iptables4;
-    const old6 = this.iptables6;
-    const oldIpsets = this.ipsets;
+    const old = { ipt4: this.iptables4, ipt6: this.iptables6, nft: this.nft, ipsets: this.ipsets };
     this.iptables4 = new IptablesRuleset(4);
     this.iptables6 = new IptablesRuleset(6);
     this.nft = new NftRuleset();
@@ -133,20 +155,11 @@ export class Netfilter {
       this.applyPlan({ ...plan, ipvs: '' });
       this.applyIpvs(plan.ipvs, { source: `node ${plan.node} ipvs`, replace: true });
     } catch (e) {
-      this.iptables4 = old4;
-      this.iptables6 = old6;
-      this.nft = oldNft;
-      (this as { ipsets: IpsetStore }).ipsets = oldIpsets;
+      this.iptables4 = old.ipt4;
+      this.iptables6 = old.ipt6;
+      this.nft = old.nft;
+      (this as { ipsets: IpsetStore }).ipsets = old.ipsets;
       throw e;
-    }
-    for (const [k, t] of this.nft.tables) {
-      const prev = oldNft.tables.get(k);
-      if (!prev) continue;
-      for (const [name, s] of t.sets) {
-        const p = prev.sets.get(name);
-        if (!p || !s.def.flags.has('dynamic') || p.def.keyTypes.join() !== s.def.keyTypes.join()) continue;
-        for (const el of p.elements()) s.upsert({ ...el });
-      }
     }
     this.plans.clear();
     this.retainRecent();
@@ -154,13 +167,19 @@ export class Netfilter {
 
   private retainRecent(): void {
     const names = new Set<string>();
-    for (const rs of [this.iptables4, this.iptables6]) for (const r of rs.rules()) for (const n of r.recentNames) names.add(n);
+    for (const rs of [this.iptables4, this.iptables6])
+      for (const r of rs.rules()) for (const n of r.recentNames) names.add(n);
     this.recent.retain(names);
   }
 
   /** True when nothing is loaded (every hook would only track connections). */
   get empty(): boolean {
-    return this.iptables4.tables.size === 0 && this.iptables6.tables.size === 0 && this.nft.tables.size === 0 && this.ipvs.empty;
+    return (
+      this.iptables4.tables.size === 0 &&
+      this.iptables6.tables.size === 0 &&
+      this.nft.tables.size === 0 &&
+      this.ipvs.empty
+    );
   }
 
   private plan(hook: HookName, family: IpFamily): Stage[] {
@@ -178,7 +197,8 @@ export class Netfilter {
       const t = ipt.table(name);
       const base = t?.chains.get(hook);
       if (!base || (base.rules.length === 0 && base.policy === 'ACCEPT')) continue;
-      if (name === 'nat') natChains.push({ prio: hook === 'PREROUTING' || hook === 'OUTPUT' ? -100 : 100, kind: 'ipt' });
+      if (name === 'nat')
+        natChains.push({ prio: hook === 'PREROUTING' || hook === 'OUTPUT' ? -100 : 100, kind: 'ipt' });
       else stages.push({ prio: IPT_PRIORITY[name], kind: 'ipt', table: name });
     }
     for (const [k, t] of this.nft.tables) {
@@ -186,7 +206,8 @@ export class Netfilter {
       if (t.family === 'ip6' && family !== 6) continue;
       for (const c of t.chains.values()) {
         if (!c.base || NFT_HOOK[c.base.hook] !== hook) continue;
-        if (c.base.type === 'nat') natChains.push({ prio: c.base.priority, kind: 'nft', table: k, chain: c.name });
+        if (c.base.type === 'nat')
+          natChains.push({ prio: c.base.priority, kind: 'nft', table: k, chain: c.name });
         else stages.push({ prio: c.base.priority, kind: 'nft', table: k, chain: c.name });
       }
     }
@@ -197,10 +218,12 @@ export class Netfilter {
     }
     if (!this.ipvs.empty) {
       if (hook === 'INPUT') stages.push({ prio: 98, kind: 'ipvs-reply' }, { prio: 99, kind: 'ipvs-request' });
-      if (hook === 'OUTPUT') stages.push({ prio: -99, kind: 'ipvs-reply' }, { prio: -98, kind: 'ipvs-request' });
+      if (hook === 'OUTPUT')
+        stages.push({ prio: -99, kind: 'ipvs-reply' }, { prio: -98, kind: 'ipvs-request' });
       if (hook === 'FORWARD') stages.push({ prio: 100, kind: 'ipvs-reply' });
     }
-    if (ct && (hook === 'POSTROUTING' || hook === 'INPUT')) stages.push({ prio: CONFIRM_PRIO, kind: 'confirm' });
+    if (ct && (hook === 'POSTROUTING' || hook === 'INPUT'))
+      stages.push({ prio: CONFIRM_PRIO, kind: 'confirm' });
     stages.sort((a, b) => a.prio - b.prio);
     this.plans.set(cacheKey, { key, stages });
     return stages;
@@ -258,13 +281,22 @@ export class Netfilter {
     switch (st.kind) {
       case 'ct-in': {
         if (env.ct) return undefined;
-        const pct: PacketCt = env.notrack ? { state: 'UNTRACKED', dir: 'orig' } : this.conntrack.track(pkt, env.undo);
+        const pct: PacketCt = env.notrack
+          ? { state: 'UNTRACKED', dir: 'orig' }
+          : this.conntrack.track(pkt, env.undo);
         env.ct = pct;
         pkt.nf = { owner: this, ct: pct };
         env.trace?.({
           kind: 'conntrack',
           hook: env.hook,
-          action: pct.state === 'NEW' && !pct.entry?.confirmed ? 'new' : pct.state === 'INVALID' ? 'invalid' : pct.state === 'UNTRACKED' ? 'untracked' : 'hit',
+          action:
+            pct.state === 'NEW' && !pct.entry?.confirmed
+              ? 'new'
+              : pct.state === 'INVALID'
+                ? 'invalid'
+                : pct.state === 'UNTRACKED'
+                  ? 'untracked'
+                  : 'hit',
           state: pct.state,
           entry: pct.entry ? formatEntry(pct.entry, this.clock.now()) : describeState(pct),
         });
@@ -298,10 +330,19 @@ export class Netfilter {
         const pct = env.ct;
         if (!pct?.entry || pct.entry.confirmed || pct.state === 'RELATED') return undefined;
         if (!this.conntrack.confirm(pct, env.undo)) {
-          return { verdict: 'drop', reason: `conntrack: insert clash for ${formatEntry(pct.entry, this.clock.now())}` };
+          return {
+            verdict: 'drop',
+            reason: `conntrack: insert clash for ${formatEntry(pct.entry, this.clock.now())}`,
+          };
         }
         if (pkt.nf) pkt.nf.ct = pct;
-        env.trace?.({ kind: 'conntrack', hook: env.hook, action: 'confirmed', state: pct.state, entry: formatEntry(pct.entry, this.clock.now()) });
+        env.trace?.({
+          kind: 'conntrack',
+          hook: env.hook,
+          action: 'confirmed',
+          state: pct.state,
+          entry: formatEntry(pct.entry, this.clock.now()),
+        });
         return undefined;
       }
     }
@@ -343,7 +384,11 @@ export class Netfilter {
   }
 
   /** Runs one NAT chain; 'continue' when it set up nothing. */
-  private runNatChain(ref: NatChainRef, env: EvalEnv, manip: 'src' | 'dst'): 'continue' | NfResult | { nat: true } {
+  private runNatChain(
+    ref: NatChainRef,
+    env: EvalEnv,
+    manip: 'src' | 'dst',
+  ): 'continue' | NfResult | { nat: true } {
     const e = env.ct!.entry!;
     let stmt: { kind: NatStmt['nat']; range: NatRange; by: string } | undefined;
     if (ref.kind === 'ipt') {
@@ -352,7 +397,12 @@ export class Netfilter {
       const out = runIptablesTable(t, env.hook, env);
       if (out.kind === 'drop') return { verdict: 'drop', reason: out.by };
       if (out.kind === 'reject') return { verdict: 'reject', reject: out.reject, reason: out.by };
-      if (out.kind === 'nat') stmt = { kind: out.target.nat, range: out.target.range, by: `nat ${out.rule.chain}: ${out.rule.text}` };
+      if (out.kind === 'nat')
+        stmt = {
+          kind: out.target.nat,
+          range: out.target.range,
+          by: `nat ${out.rule.chain}: ${out.rule.text}`,
+        };
     } else {
       const t = this.nft.tables.get(ref.table);
       const c = t?.chains.get(ref.chain);
@@ -360,15 +410,32 @@ export class Netfilter {
       const out = runNftChain(t, c, env);
       if (out.kind === 'drop') return { verdict: 'drop', reason: out.by };
       if (out.kind === 'reject') return { verdict: 'reject', reject: out.reject, reason: out.by };
-      if (out.kind === 'nat') stmt = { kind: out.stmt.nat, range: out.stmt.range, by: `${t.family} ${t.name} ${out.chain}: ${out.rule.text}` };
+      if (out.kind === 'nat')
+        stmt = {
+          kind: out.stmt.nat,
+          range: out.stmt.range,
+          by: `${t.family} ${t.name} ${out.chain}: ${out.rule.text}`,
+        };
     }
     if (!stmt) return 'continue';
     const range = this.resolveRange(stmt.kind, stmt.range, env);
-    if (!range) return { verdict: 'drop', reason: `${stmt.by}: no address to ${stmt.kind === 'redirect' ? 'redirect' : 'masquerade'} to` };
+    if (!range)
+      return {
+        verdict: 'drop',
+        reason: `${stmt.by}: no address to ${stmt.kind === 'redirect' ? 'redirect' : 'masquerade'} to`,
+      };
     const before = manip === 'dst' ? hostPort(e.orig.dst, e.orig.dport) : hostPort(e.orig.src, e.orig.sport);
     this.conntrack.setupNat(e, manip, range);
-    const after = manip === 'dst' ? hostPort(e.reply.src, e.reply.sport) : hostPort(e.reply.dst, e.reply.dport);
-    env.trace?.({ kind: 'nat', hook: env.hook, type: manip === 'dst' ? 'dnat' : 'snat', from: before, to: after, by: stmt.by });
+    const after =
+      manip === 'dst' ? hostPort(e.reply.src, e.reply.sport) : hostPort(e.reply.dst, e.reply.dport);
+    env.trace?.({
+      kind: 'nat',
+      hook: env.hook,
+      type: manip === 'dst' ? 'dnat' : 'snat',
+      from: before,
+      to: after,
+      by: stmt.by,
+    });
     return { nat: true };
   }
 
@@ -393,11 +460,13 @@ export class Netfilter {
   /** nf_nat_packet: rewrite the packet from the entry's tuples. */
   private applyManip(env: EvalEnv, e: CtEntry, dir: 'orig' | 'reply', manip: 'src' | 'dst'): void {
     const pkt = env.pkt;
-    const applies = manip === 'dst' ? (dir === 'orig' ? e.dstNat : e.srcNat) : dir === 'orig' ? e.srcNat : e.dstNat;
+    const applies =
+      manip === 'dst' ? (dir === 'orig' ? e.dstNat : e.srcNat) : dir === 'orig' ? e.srcNat : e.dstNat;
     if (!applies) return;
     const target = invertTuple(e.proto, dir === 'orig' ? e.reply : e.orig);
     const icmp = pkt.proto === PROTO_ICMP || pkt.proto === PROTO_ICMPV6;
-    const from = manip === 'dst' ? hostPort(pkt.dst, icmp ? 0 : pkt.dport) : hostPort(pkt.src, icmp ? 0 : pkt.sport);
+    const from =
+      manip === 'dst' ? hostPort(pkt.dst, icmp ? 0 : pkt.dport) : hostPort(pkt.src, icmp ? 0 : pkt.sport);
     if (manip === 'dst') {
       pkt.dst = target.dst;
       if (icmp) pkt.icmpId = target.sport;
@@ -409,12 +478,14 @@ export class Netfilter {
     }
     this.refresh(env);
     if (dir === 'reply' || env.trace) {
-      const to = manip === 'dst' ? hostPort(pkt.dst, icmp ? 0 : pkt.dport) : hostPort(pkt.src, icmp ? 0 : pkt.sport);
+      const to =
+        manip === 'dst' ? hostPort(pkt.dst, icmp ? 0 : pkt.dport) : hostPort(pkt.src, icmp ? 0 : pkt.sport);
       if (from !== to) {
         env.trace?.({
           kind: 'nat',
           hook: env.hook,
-          type: dir === 'orig' ? (manip === 'dst' ? 'dnat' : 'snat') : manip === 'dst' ? 'un-snat' : 'un-dnat',
+          type:
+            dir === 'orig' ? (manip === 'dst' ? 'dnat' : 'snat') : manip === 'dst' ? 'un-snat' : 'un-dnat',
           from,
           to,
           by: 'conntrack',
@@ -426,7 +497,8 @@ export class Netfilter {
   /** nf_nat_icmp_reply_translation: an ICMP error about a NATed connection. */
   private translateRelated(env: EvalEnv, e: CtEntry, dir: 'orig' | 'reply', manip: 'src' | 'dst'): void {
     const pkt = env.pkt;
-    const applies = manip === 'dst' ? (dir === 'orig' ? e.dstNat : e.srcNat) : dir === 'orig' ? e.srcNat : e.dstNat;
+    const applies =
+      manip === 'dst' ? (dir === 'orig' ? e.dstNat : e.srcNat) : dir === 'orig' ? e.srcNat : e.dstNat;
     if (!applies || !pkt.inner) return;
     const target = invertTuple(e.proto, dir === 'orig' ? e.reply : e.orig);
     // The quoted packet travels the other way; rewrite it and the outer header together.
@@ -462,16 +534,31 @@ export class Netfilter {
       if (!pick) {
         return {
           verdict: 'reject',
-          reject: env.family === 4 ? { with: 'icmp', icmpType: 3, icmpCode: 3, name: 'icmp-port-unreachable' } : { with: 'icmp', icmpType: 1, icmpCode: 4, name: 'icmp6-port-unreachable' },
+          reject:
+            env.family === 4
+              ? { with: 'icmp', icmpType: 3, icmpCode: 3, name: 'icmp-port-unreachable' }
+              : { with: 'icmp', icmpType: 1, icmpCode: 4, name: 'icmp6-port-unreachable' },
           reason: `ipvs ${svc.name}: no destination available`,
         };
       }
       let chosen = pick.server;
       if (pick.options.length > 1) {
-        const options = pick.options.map((o) => ({ probability: o.probability, label: hostPort(o.server.addr, o.server.port), preferred: o.preferred }));
+        const options = pick.options.map((o) => ({
+          probability: o.probability,
+          label: hostPort(o.server.addr, o.server.port),
+          preferred: o.preferred,
+        }));
         const i = env.chooser.choose(options, `ipvs ${svc.name} (${svc.scheduler})`);
         chosen = pick.options[i].server;
-        env.trace?.({ kind: 'choice', where: `ipvs ${svc.name}`, choice: 'ipvs', option: options[i].label, probability: options[i].probability, index: i, of: options.length });
+        env.trace?.({
+          kind: 'choice',
+          where: `ipvs ${svc.name}`,
+          choice: 'ipvs',
+          option: options[i].label,
+          probability: options[i].probability,
+          index: i,
+          of: options.length,
+        });
       }
       env.undo(this.ipvs.commit(svc, chosen, pkt.src, connKey, pkt.proto, !pick.persistent));
       const prevIpvs = e.ipvs;
@@ -481,13 +568,27 @@ export class Netfilter {
       });
       this.conntrack.alterReply(e, { ...e.reply, src: chosen.addr, sport: chosen.port }, env.undo);
       server = chosen;
-      env.trace?.({ kind: 'ipvs', hook: env.hook, service: svc.name, scheduler: svc.scheduler, realServer: hostPort(chosen.addr, chosen.port), persistent: pick.persistent });
+      env.trace?.({
+        kind: 'ipvs',
+        hook: env.hook,
+        service: svc.name,
+        scheduler: svc.scheduler,
+        realServer: hostPort(chosen.addr, chosen.port),
+        persistent: pick.persistent,
+      });
     }
     const from = hostPort(pkt.dst, pkt.dport);
     pkt.dst = server.addr;
     pkt.dport = server.port;
     this.refresh(env);
-    env.trace?.({ kind: 'nat', hook: env.hook, type: 'dnat', from, to: hostPort(server.addr, server.port), by: `ipvs ${svc.name}` });
+    env.trace?.({
+      kind: 'nat',
+      hook: env.hook,
+      type: 'dnat',
+      from,
+      to: hostPort(server.addr, server.port),
+      by: `ipvs ${svc.name}`,
+    });
     if (pkt.nf) pkt.nf.ipvsDone = true;
     return env.hook === 'INPUT' ? { verdict: 'accept', reroute: true } : undefined;
   }
@@ -501,7 +602,14 @@ export class Netfilter {
     pkt.src = e.orig.dst;
     pkt.sport = e.orig.dport;
     this.refresh(env);
-    env.trace?.({ kind: 'nat', hook: env.hook, type: 'un-dnat', from, to: hostPort(pkt.src, pkt.sport), by: `ipvs ${e.ipvs.service}` });
+    env.trace?.({
+      kind: 'nat',
+      hook: env.hook,
+      type: 'un-dnat',
+      from,
+      to: hostPort(pkt.src, pkt.sport),
+      by: `ipvs ${e.ipvs.service}`,
+    });
     const connKey = `${e.proto}|${e.orig.src}|${e.orig.sport}|${e.orig.dst}|${e.orig.dport}`;
     const u = this.ipvs.touch(connKey, e.tcpState === 'ESTABLISHED', e.proto);
     if (u) env.undo(u);
@@ -521,7 +629,10 @@ function describeState(p: PacketCt): string {
 }
 
 /** The root namespace gets the plan's netfilter; other namespaces have none. */
-export function planHasNetfilter(plan: Pick<NodeDataplane, 'iptables' | 'nftables' | 'ipvs' | 'ipset'>, netns: string): boolean {
+export function planHasNetfilter(
+  plan: Pick<NodeDataplane, 'iptables' | 'nftables' | 'ipvs' | 'ipset'>,
+  netns: string,
+): boolean {
   if (netns !== ROOT_NETNS) return false;
   return !!(plan.iptables.ipv4 || plan.iptables.ipv6 || plan.nftables || plan.ipvs || plan.ipset);
 }

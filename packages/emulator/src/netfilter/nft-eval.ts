@@ -35,7 +35,7 @@ export function runNftChain(table: NftTable, base: NftChain, env: EvalEnv): NftO
     const rule = chain.rules[pos++];
     nenv.ruleState = rule.state;
     env.rule = rule.text;
-    let res: ReturnType<NftRule['compiled']['ops'][number]> = undefined;
+    let res: Exclude<ReturnType<NftRule['compiled']['ops'][number]>, false> | undefined;
     let matched = true;
     const ops = rule.compiled.ops;
     // counters and side effects happen as ops run; a `false` stops the rule.
@@ -103,7 +103,14 @@ function policy(table: NftTable, base: NftChain, env: EvalEnv): NftOutcome {
   base.bytes += env.pkt.length ?? 60;
   env.rule = undefined;
   if (base.base?.policy === 'drop') {
-    env.trace?.({ kind: 'policy', hook: env.hook, engine: 'nft', table: `${table.family} ${table.name}`, chain: base.name, policy: 'drop' });
+    env.trace?.({
+      kind: 'policy',
+      hook: env.hook,
+      engine: 'nft',
+      table: `${table.family} ${table.name}`,
+      chain: base.name,
+      policy: 'drop',
+    });
     return { kind: 'drop', by: `${table.family} ${table.name} ${base.name} policy drop` };
   }
   return { kind: 'accept' };

@@ -19,7 +19,15 @@ import {
   type Range,
   type Scalar,
 } from './nft-values.js';
-import { addrText, describePacket, hasPorts, type IpFamily, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP } from './packet.js';
+import {
+  addrText,
+  describePacket,
+  hasPorts,
+  type IpFamily,
+  PROTO_ICMP,
+  PROTO_ICMPV6,
+  PROTO_TCP,
+} from './packet.js';
 import type { RejectSpec } from './types.js';
 
 export type NftFamily = 'ip' | 'ip6' | 'inet';
@@ -83,7 +91,17 @@ interface Selector {
 /** Set while parsing when a `ct` expression is seen (read by compileRule). */
 const usesCtFlag = { value: false };
 
-const FIB_TYPES: AddrType[] = ['UNSPEC', 'UNICAST', 'LOCAL', 'BROADCAST', 'ANYCAST', 'MULTICAST', 'BLACKHOLE', 'UNREACHABLE', 'PROHIBIT'];
+const FIB_TYPES: AddrType[] = [
+  'UNSPEC',
+  'UNICAST',
+  'LOCAL',
+  'BROADCAST',
+  'ANYCAST',
+  'MULTICAST',
+  'BLACKHOLE',
+  'UNREACHABLE',
+  'PROHIBIT',
+];
 
 const NOT_MODELLED = new Set([
   'limit',
@@ -139,12 +157,17 @@ class Cursor {
   }
   next(what: string): Token {
     const t = this.toks[this.i++];
-    if (!t) return this.ctx.fail(`syntax error, unexpected end of rule, expecting ${what}`, this.toks[this.toks.length - 1]);
+    if (!t)
+      return this.ctx.fail(
+        `syntax error, unexpected end of rule, expecting ${what}`,
+        this.toks[this.toks.length - 1],
+      );
     return t;
   }
   word(what: string): string {
     const t = this.next(what);
-    if (t.kind !== 'word' && t.kind !== 'string') return this.ctx.fail(`syntax error, unexpected '${t.value}', expecting ${what}`, t);
+    if (t.kind !== 'word' && t.kind !== 'string')
+      return this.ctx.fail(`syntax error, unexpected '${t.value}', expecting ${what}`, t);
     return t.value;
   }
   isWord(v: string, k = 0): boolean {
@@ -157,7 +180,8 @@ class Cursor {
   }
   expectPunct(v: string): void {
     const t = this.next(`'${v}'`);
-    if (t.kind !== 'punct' || t.value !== v) this.ctx.fail(`syntax error, unexpected '${t.value}', expecting '${v}'`, t);
+    if (t.kind !== 'punct' || t.value !== v)
+      this.ctx.fail(`syntax error, unexpected '${t.value}', expecting '${v}'`, t);
   }
   fail(message: string): never {
     return this.ctx.fail(message, this.peek() ?? this.toks[this.toks.length - 1]);
@@ -181,17 +205,36 @@ function parseSelector(c: Cursor, fam: NftFamily): Selector | undefined {
   if (w === 'ip' || w === 'ip6') {
     const f: IpFamily = w === 'ip' ? 4 : 6;
     const field = c.peek(1)?.value;
-    if (field !== 'saddr' && field !== 'daddr' && field !== 'protocol' && field !== 'nexthdr' && field !== 'length') {
+    if (
+      field !== 'saddr' &&
+      field !== 'daddr' &&
+      field !== 'protocol' &&
+      field !== 'nexthdr' &&
+      field !== 'length'
+    ) {
       return undefined;
     }
     need(f, w);
     c.i += 2;
     const dtype: NftDtype = f === 4 ? 'ipv4_addr' : 'ipv6_addr';
-    if (field === 'saddr') return { text: `${w} saddr`, dtype, get: (e) => (famOf(e) === f ? e.src : undefined) };
-    if (field === 'daddr') return { text: `${w} daddr`, dtype, get: (e) => (famOf(e) === f ? e.dst : undefined) };
-    if (field === 'length') return { text: `${w} length`, dtype: 'integer', get: (e) => (famOf(e) === f ? e.pkt.length ?? 60 : undefined) };
-    if ((field === 'protocol' && f === 6) || (field === 'nexthdr' && f === 4)) c.fail(`${w} has no field ${field}`);
-    return { text: `${w} ${field}`, dtype: 'inet_proto', get: (e) => (famOf(e) === f ? e.pkt.proto : undefined), l4: 'any' };
+    if (field === 'saddr')
+      return { text: `${w} saddr`, dtype, get: (e) => (famOf(e) === f ? e.src : undefined) };
+    if (field === 'daddr')
+      return { text: `${w} daddr`, dtype, get: (e) => (famOf(e) === f ? e.dst : undefined) };
+    if (field === 'length')
+      return {
+        text: `${w} length`,
+        dtype: 'integer',
+        get: (e) => (famOf(e) === f ? (e.pkt.length ?? 60) : undefined),
+      };
+    if ((field === 'protocol' && f === 6) || (field === 'nexthdr' && f === 4))
+      c.fail(`${w} has no field ${field}`);
+    return {
+      text: `${w} ${field}`,
+      dtype: 'inet_proto',
+      get: (e) => (famOf(e) === f ? e.pkt.proto : undefined),
+      l4: 'any',
+    };
   }
   if (w === 'tcp' || w === 'udp' || w === 'sctp' || w === 'udplite' || w === 'th') {
     const field = c.peek(1)?.value;
@@ -205,7 +248,9 @@ function parseSelector(c: Cursor, fam: NftFamily): Selector | undefined {
     return {
       text: `${w} ${field}`,
       dtype: 'inet_service',
-      get: proto ? (e) => (e.pkt.proto === proto ? e.pkt[sel] : undefined) : (e) => (hasPorts(e.pkt.proto) ? e.pkt[sel] : undefined),
+      get: proto
+        ? (e) => (e.pkt.proto === proto ? e.pkt[sel] : undefined)
+        : (e) => (hasPorts(e.pkt.proto) ? e.pkt[sel] : undefined),
       l4: proto || 'any',
     };
   }
@@ -218,10 +263,26 @@ function parseSelector(c: Cursor, fam: NftFamily): Selector | undefined {
     const proto = f === 4 ? PROTO_ICMP : PROTO_ICMPV6;
     const ok = (e: NftEnv) => famOf(e) === f && e.pkt.proto === proto;
     if (field === 'type') {
-      return { text: `${w} type`, dtype: f === 4 ? 'icmp_type' : 'icmpv6_type', get: (e) => (ok(e) ? e.pkt.icmpType ?? (f === 4 ? 8 : 128) : undefined), l4: proto };
+      return {
+        text: `${w} type`,
+        dtype: f === 4 ? 'icmp_type' : 'icmpv6_type',
+        get: (e) => (ok(e) ? (e.pkt.icmpType ?? (f === 4 ? 8 : 128)) : undefined),
+        l4: proto,
+      };
     }
-    if (field === 'code') return { text: `${w} code`, dtype: 'icmp_code', get: (e) => (ok(e) ? e.pkt.icmpCode ?? 0 : undefined), l4: proto };
-    return { text: `${w} id`, dtype: 'integer', get: (e) => (ok(e) ? e.pkt.icmpId ?? 0 : undefined), l4: proto };
+    if (field === 'code')
+      return {
+        text: `${w} code`,
+        dtype: 'icmp_code',
+        get: (e) => (ok(e) ? (e.pkt.icmpCode ?? 0) : undefined),
+        l4: proto,
+      };
+    return {
+      text: `${w} id`,
+      dtype: 'integer',
+      get: (e) => (ok(e) ? (e.pkt.icmpId ?? 0) : undefined),
+      l4: proto,
+    };
   }
   let key: string | undefined;
   if (w === 'meta') {
@@ -286,7 +347,11 @@ function parseSelector(c: Cursor, fam: NftFamily): Selector | undefined {
           },
         };
       case 'direction':
-        return { text: 'ct direction', dtype: 'ct_dir', get: (e) => (entry(e) ? (e.ct!.dir === 'orig' ? 0 : 1) : undefined) };
+        return {
+          text: 'ct direction',
+          dtype: 'ct_dir',
+          get: (e) => (entry(e) ? (e.ct!.dir === 'orig' ? 0 : 1) : undefined),
+        };
       case 'mark':
         return { text: 'ct mark', dtype: 'mark', get: (e) => entry(e)?.mark, settable: 'ct mark' };
       case 'original':
@@ -308,8 +373,10 @@ function parseSelector(c: Cursor, fam: NftFamily): Selector | undefined {
         const adt: NftDtype = famWord === 'ip6 ' || fam === 'ip6' ? 'ipv6_addr' : 'ipv4_addr';
         if (f === 'saddr') return { text: `ct ${k} ${famWord}saddr`, dtype: adt, get: addr('src') };
         if (f === 'daddr') return { text: `ct ${k} ${famWord}daddr`, dtype: adt, get: addr('dst') };
-        if (f === 'proto-src') return { text: `ct ${k} proto-src`, dtype: 'inet_service', get: (e) => entry(e)?.[dir].sport };
-        if (f === 'proto-dst') return { text: `ct ${k} proto-dst`, dtype: 'inet_service', get: (e) => entry(e)?.[dir].dport };
+        if (f === 'proto-src')
+          return { text: `ct ${k} proto-src`, dtype: 'inet_service', get: (e) => entry(e)?.[dir].sport };
+        if (f === 'proto-dst')
+          return { text: `ct ${k} proto-dst`, dtype: 'inet_service', get: (e) => entry(e)?.[dir].dport };
         return c.fail(`ct ${k} ${f ?? ''} is not modelled`);
       }
       default:
@@ -333,7 +400,7 @@ function parseSelector(c: Cursor, fam: NftFamily): Selector | undefined {
       dtype: 'fib_addrtype',
       get: (e) => {
         const ip = which === 'saddr' ? e.pkt.src : e.pkt.dst;
-        const dev = devFlag === 'iif' ? e.pkt.iif ?? '' : devFlag === 'oif' ? e.pkt.oif ?? '' : undefined;
+        const dev = devFlag === 'iif' ? (e.pkt.iif ?? '') : devFlag === 'oif' ? (e.pkt.oif ?? '') : undefined;
         const t = e.host.netns.addrType(ip, e.family, dev);
         const n = FIB_TYPES.indexOf(t);
         return n < 0 ? 1 : n;
@@ -424,7 +491,8 @@ export function parseVerdict(c: Cursor): NftVerdict | undefined {
     case 'goto': {
       c.i++;
       const t = c.next('chain name');
-      if (!c.ctx.chainExists(t.value)) c.ctx.fail(`Could not process rule: No such file or directory (chain ${t.value})`, t);
+      if (!c.ctx.chainExists(t.value))
+        c.ctx.fail(`Could not process rule: No such file or directory (chain ${t.value})`, t);
       return { kind: w, chain: t.value };
     }
     default:
@@ -505,11 +573,30 @@ export function parseDuration(c: Cursor, t: Token): number {
   const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(t.value);
   if (!m || t.value === '') return c.ctx.fail(`bad duration "${t.value}"`, t);
   const [, d, h, mi, s, ms] = m;
-  return Number(d ?? 0) * 86400 + Number(h ?? 0) * 3600 + Number(mi ?? 0) * 60 + Number(s ?? 0) + Number(ms ?? 0) / 1000;
+  return (
+    Number(d ?? 0) * 86400 +
+    Number(h ?? 0) * 3600 +
+    Number(mi ?? 0) * 60 +
+    Number(s ?? 0) +
+    Number(ms ?? 0) / 1000
+  );
 }
 
 type RelOp = 'implicit' | 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge';
-const OPS: Record<string, RelOp> = { '==': 'eq', eq: 'eq', '!=': 'ne', ne: 'ne', '<': 'lt', lt: 'lt', '>': 'gt', gt: 'gt', '<=': 'le', le: 'le', '>=': 'ge', ge: 'ge' };
+const OPS: Record<string, RelOp> = {
+  '==': 'eq',
+  eq: 'eq',
+  '!=': 'ne',
+  ne: 'ne',
+  '<': 'lt',
+  lt: 'lt',
+  '>': 'gt',
+  gt: 'gt',
+  '<=': 'le',
+  le: 'le',
+  '>=': 'ge',
+  ge: 'ge',
+};
 
 /** Values of a concatenation for one packet; undefined if any part does not apply. */
 function keyValues(sels: Selector[], env: NftEnv): Scalar[] | undefined {
@@ -576,7 +663,9 @@ export function compileRule(toks: Token[], parseCtx: RuleParseContext): Compiled
   };
   const checkTypes = (sels: Selector[], types: NftDtype[], what: string) => {
     if (sels.length !== types.length || sels.some((s, i) => !compatible(s.dtype, types[i]))) {
-      c.fail(`datatype mismatch: expression has type ${sels.map((s) => s.dtype).join(' . ')}, ${what} has type ${types.join(' . ')}`);
+      c.fail(
+        `datatype mismatch: expression has type ${sels.map((s) => s.dtype).join(' . ')}, ${what} has type ${types.join(' . ')}`,
+      );
     }
   };
 
@@ -620,7 +709,12 @@ export function compileRule(toks: Token[], parseCtx: RuleParseContext): Compiled
           } else if (c.isWord('level')) {
             c.i++;
             level = c.word('level');
-          } else if (c.isWord('flags') || c.isWord('group') || c.isWord('snaplen') || c.isWord('queue-threshold')) {
+          } else if (
+            c.isWord('flags') ||
+            c.isWord('group') ||
+            c.isWord('snaplen') ||
+            c.isWord('queue-threshold')
+          ) {
             c.i += 2;
           } else break;
         }
@@ -707,10 +801,10 @@ export function compileRule(toks: Token[], parseCtx: RuleParseContext): Compiled
     for (const s of sels!) if (s.l4 !== undefined && l4 === undefined) l4 = s.l4;
     const single = sels!.length === 1 ? sels![0] : undefined;
     const incIndex = single?.numgen && !single.numgen.random ? incCount++ : 0;
-    const valueOf = (env: NftEnv, labels?: (v: number) => string): Scalar | undefined =>
+    const selValue = (env: NftEnv, labels?: (v: number) => string): Scalar | undefined =>
       single!.numgen ? numgenValue(single!, env, incIndex, labels) : single!.get(env);
     const values = (env: NftEnv): Scalar[] | undefined =>
-      single ? ((v) => (v === undefined ? undefined : [v]))(valueOf(env)) : keyValues(sels!, env);
+      single ? ((v) => (v === undefined ? undefined : [v]))(selValue(env)) : keyValues(sels!, env);
 
     // `meta mark set EXPR`
     if (c.isWord('set')) {
@@ -771,7 +865,8 @@ export function compileRule(toks: Token[], parseCtx: RuleParseContext): Compiled
         ops.push((env) => {
           const vals = single?.numgen ? [numgenValue(single, env, incIndex, label)] : values(env);
           if (!vals) return false;
-          const hit = table.get(keyOf(vals)) ?? ranged.find((r) => r.key.every((k, i) => inRange(k, vals[i])))?.verdict;
+          const hit =
+            table.get(keyOf(vals)) ?? ranged.find((r) => r.key.every((k, i) => inRange(k, vals[i])))?.verdict;
           return hit ?? false;
         });
       }
@@ -782,14 +877,26 @@ export function compileRule(toks: Token[], parseCtx: RuleParseContext): Compiled
     if (c.isWord('map')) c.fail('a map lookup is only valid as a statement argument (dnat to ... map)');
     // bitwise transform: `mark and 0x4000 == 0`
     let xform: ((v: number) => number) | undefined;
-    if (c.isWord('and') || c.isWord('&') || c.isWord('or') || c.isWord('|') || c.isWord('xor') || c.isWord('^')) {
+    if (
+      c.isWord('and') ||
+      c.isWord('&') ||
+      c.isWord('or') ||
+      c.isWord('|') ||
+      c.isWord('xor') ||
+      c.isWord('^')
+    ) {
       if (!single || (single.dtype !== 'mark' && single.dtype !== 'integer' && !isBitmask(single.dtype))) {
         c.fail('binary operations are only modelled on marks and integers');
       }
       const op = c.word('operator');
       const arg = Number(c.word('value'));
       if (!Number.isFinite(arg)) c.fail('expected a number after the operator');
-      xform = op === 'and' || op === '&' ? (v) => (v & arg) >>> 0 : op === 'or' || op === '|' ? (v) => (v | arg) >>> 0 : (v) => (v ^ arg) >>> 0;
+      xform =
+        op === 'and' || op === '&'
+          ? (v) => (v & arg) >>> 0
+          : op === 'or' || op === '|'
+            ? (v) => (v | arg) >>> 0
+            : (v) => (v ^ arg) >>> 0;
     }
     let op: RelOp = 'implicit';
     const opTok = c.peek();
@@ -799,7 +906,8 @@ export function compileRule(toks: Token[], parseCtx: RuleParseContext): Compiled
     }
     // named set lookup
     if (c.isPunct('@')) {
-      if (op !== 'implicit' && op !== 'eq' && op !== 'ne') c.fail('only == and != are valid with a set lookup');
+      if (op !== 'implicit' && op !== 'eq' && op !== 'ne')
+        c.fail('only == and != are valid with a set lookup');
       c.i++;
       const nameTok = c.next('set name');
       const s = useSet(nameTok.value, nameTok);
@@ -828,7 +936,10 @@ export function compileRule(toks: Token[], parseCtx: RuleParseContext): Compiled
         ranges.push(parseKey(c, types).ranges);
       }
     }
-    if ((op === 'lt' || op === 'gt' || op === 'le' || op === 'ge') && (ranges.length !== 1 || sels!.length !== 1)) {
+    if (
+      (op === 'lt' || op === 'gt' || op === 'le' || op === 'ge') &&
+      (ranges.length !== 1 || sels!.length !== 1)
+    ) {
       c.fail('ordering comparisons need a single value');
     }
     const bitmaskImplicit = op === 'implicit' && single !== undefined && isBitmask(single.dtype) && !xform;
@@ -900,12 +1011,25 @@ function parseMarkExpr(c: Cursor, fam: NftFamily): (env: NftEnv) => number | und
     base = (env) => sel!.get(env) as number | undefined;
   }
   const steps: ((v: number) => number)[] = [];
-  while (c.isWord('and') || c.isWord('&') || c.isWord('or') || c.isWord('|') || c.isWord('xor') || c.isWord('^')) {
+  while (
+    c.isWord('and') ||
+    c.isWord('&') ||
+    c.isWord('or') ||
+    c.isWord('|') ||
+    c.isWord('xor') ||
+    c.isWord('^')
+  ) {
     const op = c.word('operator');
     const argText = c.word('value');
     if (!/^(0x[0-9a-f]+|\d+)$/i.test(argText)) c.fail(`bad mark value ${argText}`);
     const arg = Number(argText) >>> 0;
-    steps.push(op === 'and' || op === '&' ? (v) => (v & arg) >>> 0 : op === 'or' || op === '|' ? (v) => (v | arg) >>> 0 : (v) => (v ^ arg) >>> 0);
+    steps.push(
+      op === 'and' || op === '&'
+        ? (v) => (v & arg) >>> 0
+        : op === 'or' || op === '|'
+          ? (v) => (v | arg) >>> 0
+          : (v) => (v ^ arg) >>> 0,
+    );
   }
   return (env) => {
     let v = base(env);
@@ -968,8 +1092,10 @@ function parseReject(c: Cursor, fam: NftFamily, l4: number | 'any' | undefined):
 
 function resolveReject(r: RejectParse, f: IpFamily): RejectSpec {
   if (r.kind === 'tcp') return { with: 'tcp-reset', name: 'tcp reset' };
-  if (r.kind === 'icmp') return { with: 'icmp', icmpType: 3, icmpCode: ICMP_REJECT[r.code], name: `icmp ${r.code}` };
-  if (r.kind === 'icmpv6') return { with: 'icmp', icmpType: 1, icmpCode: ICMPV6_REJECT[r.code], name: `icmpv6 ${r.code}` };
+  if (r.kind === 'icmp')
+    return { with: 'icmp', icmpType: 3, icmpCode: ICMP_REJECT[r.code], name: `icmp ${r.code}` };
+  if (r.kind === 'icmpv6')
+    return { with: 'icmp', icmpType: 1, icmpCode: ICMPV6_REJECT[r.code], name: `icmpv6 ${r.code}` };
   const [c4, c6] = ICMPX[r.code];
   return f === 4
     ? { with: 'icmp', icmpType: 3, icmpCode: c4, name: `icmpx ${r.code}` }
@@ -987,9 +1113,16 @@ function parseNat(
   let addrFam: IpFamily | undefined = fam === 'ip' ? 4 : fam === 'ip6' ? 6 : undefined;
   if (c.isWord('ip') || c.isWord('ip6')) {
     const f: IpFamily = c.peek()!.value === 'ip' ? 4 : 6;
-    if (addrFam !== undefined && addrFam !== f) c.fail(`conflicting protocols specified: ${fam} vs. ${c.peek()!.value}`);
+    if (addrFam !== undefined && addrFam !== f)
+      c.fail(`conflicting protocols specified: ${fam} vs. ${c.peek()!.value}`);
     addrFam = f;
     c.i++;
+  }
+  // `dnat ip addr . port to EXPR map ...`: the map yields address and port
+  let addrPort = false;
+  if (c.isWord('addr') && c.isPunct('.', 1) && c.isWord('port', 2)) {
+    c.i += 3;
+    addrPort = true;
   }
   let fixed: NatRange | undefined;
   let dynamic: ((env: NftEnv) => NatRange | undefined) | undefined;
@@ -1004,10 +1137,16 @@ function parseNat(
       const m = /^:?(\d+)(?:-(\d+))?$/.exec(w);
       if (!m) c.fail(`bad port "${w}"`);
       fixed = { minPort: Number(m![1]), maxPort: Number(m![2] ?? m![1]) };
-    } else if (t && (t.kind === 'word' || t.kind === 'string') && /^[\d[:]|^[0-9a-f]*:/i.test(t.value) && !parseSelectorPeek(t.value)) {
+    } else if (
+      t &&
+      (t.kind === 'word' || t.kind === 'string') &&
+      /^[\d[:]|^[0-9a-f]*:/i.test(t.value) &&
+      !parseSelectorPeek(t.value)
+    ) {
       c.i++;
       words.push(t.value);
-      if (addrFam === undefined) c.fail(`specify \`${kind} ip' or '${kind} ip6' in inet table to disambiguate`);
+      if (addrFam === undefined)
+        c.fail(`specify \`${kind} ip' or '${kind} ip6' in inet table to disambiguate`);
       try {
         fixed = parseNftNatSpec(t.value, addrFam!);
       } catch (e) {
@@ -1019,7 +1158,8 @@ function parseNat(
       if (!sels) c.fail(`syntax error in ${kind} target`);
       if (!c.isWord('map')) c.fail(`expected "map" after the ${kind} expression`);
       c.i++;
-      if (addrFam === undefined) c.fail(`specify \`${kind} ip' or '${kind} ip6' in inet table to disambiguate`);
+      if (addrFam === undefined)
+        c.fail(`specify \`${kind} ip' or '${kind} ip6' in inet table to disambiguate`);
       const adt: NftDtype = addrFam === 4 ? 'ipv4_addr' : 'ipv6_addr';
       const types = sels!.map((s) => s.dtype);
       let lookup: (env: NftEnv, vals: Scalar[]) => NftData | undefined;
@@ -1028,10 +1168,12 @@ function parseNat(
         const nameTok = c.next('map name');
         const m = useSet(nameTok.value, nameTok);
         if (!m.def.isMap || m.def.dataTypes === 'verdict') c.fail(`${nameTok.value} is not a data map`);
+        if (addrPort !== (m.def.dataTypes!.length === 2))
+          c.fail(`${nameTok.value}: "addr . port" and the map's data type disagree`);
         const name = m.def.name;
         lookup = (env, vals) => env.sets.get(name)?.lookup(vals, env.host.clock.now())?.data;
       } else {
-        const dataTypes: NftDtype[] = c.peek(3)?.value === '.' || hasConcatData(c) ? [adt, 'inet_service'] : [adt];
+        const dataTypes: NftDtype[] = addrPort || hasConcatData(c) ? [adt, 'inet_service'] : [adt];
         const els = parseElements(c, types, dataTypes);
         const table = new Map(els.map((e) => [keyOf(e.key.map((r) => r.lo)), e.data!] as const));
         lookup = (_env, vals) => table.get(keyOf(vals));
@@ -1050,7 +1192,10 @@ function parseNat(
     }
   }
   const flags: NatRange = {};
-  while (c.peek()?.kind === 'word' && /^(random|fully-random|persistent)(,(random|fully-random|persistent))*$/.test(c.peek()!.value)) {
+  while (
+    c.peek()?.kind === 'word' &&
+    /^(random|fully-random|persistent)(,(random|fully-random|persistent))*$/.test(c.peek()!.value)
+  ) {
     const fl = c.word('flags');
     words.push(fl);
     for (const f of fl.split(',')) {
@@ -1075,7 +1220,8 @@ function hasConcatData(c: Cursor): boolean {
   for (let k = 0; k < 64; k++) {
     const t = c.peek(k);
     if (!t || (t.kind === 'punct' && (t.value === '}' || t.value === ','))) return false;
-    if (t.kind === 'punct' && t.value === ':') return c.peek(k + 2)?.kind === 'punct' && c.peek(k + 2)?.value === '.';
+    if (t.kind === 'punct' && t.value === ':')
+      return c.peek(k + 2)?.kind === 'punct' && c.peek(k + 2)?.value === '.';
   }
   return false;
 }

@@ -11,8 +11,6 @@ export interface Token {
   line: number;
 }
 
-const PUNCT = new Set(['{', '}', ',', ';', '@']);
-
 export class LexError extends Error {
   constructor(
     readonly line: number,

@@ -9,7 +9,18 @@
  * prerouting; `reject` is valid in prerouting).
  */
 import { RuleParseError } from '@podnet/core';
-import { type CompiledRule, compileRule, Cursor, type NftFamily, type NftRuleState, parseDuration, parseElements, type RuleParseContext, typeWords, typeofTypes } from './nft-expr.js';
+import {
+  type CompiledRule,
+  compileRule,
+  Cursor,
+  type NftFamily,
+  type NftRuleState,
+  parseDuration,
+  parseElements,
+  type RuleParseContext,
+  typeWords,
+  typeofTypes,
+} from './nft-expr.js';
 import { LexError, Lexer, type Token } from './nft-lexer.js';
 import { type NftElement, NftSet, type NftSetDef } from './nft-set.js';
 import type { NftDtype } from './nft-values.js';
@@ -79,7 +90,14 @@ const KEYWORDS = new Set(
   ).split(' '),
 );
 
-const PRIORITY_NAMES: Record<string, number> = { raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100 };
+const PRIORITY_NAMES: Record<string, number> = {
+  raw: -300,
+  mangle: -150,
+  dstnat: -100,
+  filter: 0,
+  security: 50,
+  srcnat: 100,
+};
 const FAMILIES = new Set(['ip', 'ip6', 'inet']);
 const OTHER_FAMILIES = new Set(['arp', 'bridge', 'netdev']);
 
@@ -171,7 +189,11 @@ export class NftRuleset {
 
 function checkName(source: string, t: Token, what: string): void {
   if (t.kind === 'word' && KEYWORDS.has(t.value)) {
-    fail(source, t.line, `syntax error, unexpected ${t.value}, expecting string (${what} names that are nft keywords must be quoted)`);
+    fail(
+      source,
+      t.line,
+      `syntax error, unexpected ${t.value}, expecting string (${what} names that are nft keywords must be quoted)`,
+    );
   }
 }
 
@@ -239,14 +261,20 @@ class Parser {
       this.tableBlock(st, 1);
       return;
     }
-    if (verb.value === 'define' || verb.value === 'include' || verb.value === 'redefine' || verb.value === 'undefine') {
+    if (
+      verb.value === 'define' ||
+      verb.value === 'include' ||
+      verb.value === 'redefine' ||
+      verb.value === 'undefine'
+    ) {
       this.fail(`"${verb.value}" is not modelled`, verb);
     }
     const verbs = ['add', 'create', 'insert', 'replace', 'delete', 'flush', 'list', 'reset'];
     if (!verbs.includes(verb.value)) this.fail(`syntax error, unexpected ${verb.value}`, verb);
     if (verb.value === 'list') return;
     const obj = st[1];
-    if (!obj || obj.kind !== 'word') this.fail(`syntax error, unexpected end of command after ${verb.value}`, verb);
+    if (!obj || obj.kind !== 'word')
+      this.fail(`syntax error, unexpected end of command after ${verb.value}`, verb);
     const c = new Cursor(st, this.ctxFor('ip', undefined));
     c.i = 2;
     const v = verb.value;
@@ -263,16 +291,21 @@ class Parser {
         }
         return;
       case 'table':
-        return this.tableCmd(v, c, obj);
+        this.tableCmd(v, c, obj);
+        return;
       case 'chain':
-        return this.chainCmd(v, c, obj);
+        this.chainCmd(v, c, obj);
+        return;
       case 'rule':
-        return this.ruleCmd(v, c, obj);
+        this.ruleCmd(v, c, obj);
+        return;
       case 'set':
       case 'map':
-        return this.setCmd(v, c, obj);
+        this.setCmd(v, c, obj);
+        return;
       case 'element':
-        return this.elementCmd(v, c, obj);
+        this.elementCmd(v, c, obj);
+        return;
       default:
         this.fail(`${obj.value} objects are not modelled`, obj);
     }
@@ -290,7 +323,8 @@ class Parser {
       }
     }
     if (OTHER_FAMILIES.has(fam)) this.fail(`the ${fam} family is not modelled`, t);
-    if (nameTok.kind !== 'word' && nameTok.kind !== 'string') this.fail(`syntax error, unexpected '${nameTok.value}'`, nameTok);
+    if (nameTok.kind !== 'word' && nameTok.kind !== 'string')
+      this.fail(`syntax error, unexpected '${nameTok.value}'`, nameTok);
     checkName(this.source, nameTok, 'table');
     return { family: fam as NftFamily, name: nameTok.value, tok: nameTok };
   }
@@ -325,7 +359,8 @@ class Parser {
       if (!c.done) this.fail(`syntax error, unexpected '${c.peek()!.value}'`, c.peek());
       return;
     }
-    if (!exists) this.fail(`Could not process rule: No such file or directory (table ${family} ${name})`, tok);
+    if (!exists)
+      this.fail(`Could not process rule: No such file or directory (table ${family} ${name})`, tok);
     if (v === 'delete') {
       this.txn.tables.delete(key);
       this.txn.touched.add(key);
@@ -397,13 +432,15 @@ class Parser {
       if (!c.done) this.fail(`syntax error, unexpected '${c.peek()!.value}'`, c.peek());
       return;
     }
-    if (!t.chains.has(name)) this.fail(`Could not process rule: No such file or directory (chain ${name})`, nameTok);
+    if (!t.chains.has(name))
+      this.fail(`Could not process rule: No such file or directory (chain ${name})`, nameTok);
     if (v === 'flush') {
       this.txn.chain(t, name).rules = [];
       return;
     }
     if (v === 'delete') {
-      if (t.chains.get(name)!.rules.length > 0) this.fail('Could not process rule: Device or resource busy', nameTok);
+      if (t.chains.get(name)!.rules.length > 0)
+        this.fail('Could not process rule: Device or resource busy', nameTok);
       t.chains.delete(name);
       this.txn.deletedChains.push({ table: tableKey(t.family, t.name), chain: name, line: nameTok.line });
       return;
@@ -436,7 +473,8 @@ class Parser {
       if (w.kind === 'word' && w.value === 'type') {
         c.i++;
         const type = c.word('chain type');
-        if (type !== 'filter' && type !== 'nat' && type !== 'route') this.fail(`unknown chain type ${type}`, w);
+        if (type !== 'filter' && type !== 'nat' && type !== 'route')
+          this.fail(`unknown chain type ${type}`, w);
         if (c.word('hook') !== 'hook') this.fail('syntax error: expected "hook"', w);
         const hookTok = c.next('hook');
         const hook = hookTok.value as NftHook;
@@ -470,7 +508,8 @@ class Parser {
       let depth = 0;
       while (!c.done) {
         const x = c.peek()!;
-        if (depth === 0 && (x.kind === 'nl' || (x.kind === 'punct' && (x.value === ';' || x.value === '}')))) break;
+        if (depth === 0 && (x.kind === 'nl' || (x.kind === 'punct' && (x.value === ';' || x.value === '}'))))
+          break;
         if (x.kind === 'punct' && x.value === '{') depth++;
         if (x.kind === 'punct' && x.value === '}') depth--;
         if (x.kind !== 'nl') ruleToks.push(x);
@@ -480,8 +519,17 @@ class Parser {
     }
     if (policy && !spec && !chain.base) this.fail('policy is only valid on base chains', nameTok);
     if (spec) {
-      if (!isNew && (!chain.base || chain.base.type !== spec.type || chain.base.hook !== spec.hook || chain.base.priority !== spec.priority)) {
-        this.fail('Could not process rule: Operation not supported (a chain cannot change its type, hook or priority)', nameTok);
+      if (
+        !isNew &&
+        (!chain.base ||
+          chain.base.type !== spec.type ||
+          chain.base.hook !== spec.hook ||
+          chain.base.priority !== spec.priority)
+      ) {
+        this.fail(
+          'Could not process rule: Operation not supported (a chain cannot change its type, hook or priority)',
+          nameTok,
+        );
       }
       chain.base = { ...spec, policy: policy ?? chain.base?.policy ?? 'accept' };
     } else if (policy && chain.base) chain.base = { ...chain.base, policy };
@@ -496,8 +544,10 @@ class Parser {
       named = t.value;
       base = PRIORITY_NAMES[t.value];
     } else return this.fail('invalid priority expression value in this context.', t);
-    if (named === 'dstnat' && hook !== 'prerouting') this.fail('invalid priority expression value in this context.', t);
-    if (named === 'srcnat' && hook !== 'postrouting') this.fail('invalid priority expression value in this context.', t);
+    if (named === 'dstnat' && hook !== 'prerouting')
+      this.fail('invalid priority expression value in this context.', t);
+    if (named === 'srcnat' && hook !== 'postrouting')
+      this.fail('invalid priority expression value in this context.', t);
     if (named && (c.isWord('+') || c.isWord('-'))) {
       const sign = c.word('+ or -') === '+' ? 1 : -1;
       const n = c.word('number');
@@ -509,10 +559,19 @@ class Parser {
 
   private checkBase(s: BaseChainSpec, family: NftFamily, at: Token): void {
     if (s.type === 'nat') {
-      if (s.hook === 'forward') this.fail('Could not process rule: Operation not supported (nat chains cannot use the forward hook)', at);
-      if (s.priority <= -200) this.fail('Could not process rule: Operation not supported (nat chain priority must be above conntrack, -200)', at);
+      if (s.hook === 'forward')
+        this.fail(
+          'Could not process rule: Operation not supported (nat chains cannot use the forward hook)',
+          at,
+        );
+      if (s.priority <= -200)
+        this.fail(
+          'Could not process rule: Operation not supported (nat chain priority must be above conntrack, -200)',
+          at,
+        );
     }
-    if (s.type === 'route' && s.hook !== 'output') this.fail('Could not process rule: Operation not supported (route chains only hook output)', at);
+    if (s.type === 'route' && s.hook !== 'output')
+      this.fail('Could not process rule: Operation not supported (route chains only hook output)', at);
     void family;
   }
 
@@ -520,7 +579,8 @@ class Parser {
     const { t } = this.existing(c);
     const chainTok = c.next('chain name');
     checkName(this.source, chainTok, 'chain');
-    if (!t.chains.has(chainTok.value)) this.fail(`Could not process rule: No such file or directory (chain ${chainTok.value})`, chainTok);
+    if (!t.chains.has(chainTok.value))
+      this.fail(`Could not process rule: No such file or directory (chain ${chainTok.value})`, chainTok);
     const chain = this.txn.chain(t, chainTok.value);
     let where: { kind: 'handle' | 'index'; n: number } | undefined;
     if (c.isWord('handle') || c.isWord('position') || c.isWord('index')) {
@@ -566,7 +626,14 @@ class Parser {
     };
   }
 
-  private addRule(t: NftTable, family: NftFamily, chain: NftChain, toks: Token[], mode: 'append' | 'insert', where?: { kind: 'handle' | 'index'; n: number }): void {
+  private addRule(
+    t: NftTable,
+    family: NftFamily,
+    chain: NftChain,
+    toks: Token[],
+    mode: 'append' | 'insert',
+    where?: { kind: 'handle' | 'index'; n: number },
+  ): void {
     const r = this.buildRule(t, family, toks);
     if (!where) {
       if (mode === 'append') chain.rules.push(r);
@@ -579,7 +646,8 @@ class Parser {
       if (at < 0) this.fail(`Could not process rule: No such file or directory (handle ${where.n})`, toks[0]);
     } else {
       at = where.n;
-      if (at >= chain.rules.length) this.fail(`Could not process rule: No such file or directory (index ${where.n})`, toks[0]);
+      if (at >= chain.rules.length)
+        this.fail(`Could not process rule: No such file or directory (index ${where.n})`, toks[0]);
     }
     chain.rules.splice(mode === 'append' ? at + 1 : at, 0, r);
   }
@@ -595,7 +663,8 @@ class Parser {
       if (!c.done) this.fail(`syntax error, unexpected '${c.peek()!.value}'`, c.peek());
       return;
     }
-    if (!s) this.fail(`Could not process rule: No such file or directory (${obj.value} ${nameTok.value})`, nameTok);
+    if (!s)
+      this.fail(`Could not process rule: No such file or directory (${obj.value} ${nameTok.value})`, nameTok);
     if (s!.def.isMap !== isMap) this.fail(`${nameTok.value} is not a ${obj.value}`, nameTok);
     if (v === 'flush') {
       this.txn.set(t, nameTok.value).flush();
@@ -613,11 +682,19 @@ class Parser {
     this.fail(`${v} ${obj.value} is not supported`, obj);
   }
 
-  private defineSet(t: NftTable, family: NftFamily, nameTok: Token, isMap: boolean, c: Cursor, requireBody: boolean): void {
+  private defineSet(
+    t: NftTable,
+    family: NftFamily,
+    nameTok: Token,
+    isMap: boolean,
+    c: Cursor,
+    requireBody: boolean,
+  ): void {
     const name = nameTok.value;
     checkName(this.source, nameTok, isMap ? 'map' : 'set');
     if (!c.isPunct('{')) {
-      if (requireBody || !t.sets.has(name)) this.fail(`syntax error: ${isMap ? 'map' : 'set'} ${name} needs a { type ... } body`, nameTok);
+      if (requireBody || !t.sets.has(name))
+        this.fail(`syntax error: ${isMap ? 'map' : 'set'} ${name} needs a { type ... } body`, nameTok);
       return;
     }
     c.expectPunct('{');
@@ -634,7 +711,8 @@ class Parser {
         case 'type':
         case 'typeof': {
           const words: Token[] = [];
-          while (!c.done && !c.isPunct(';') && c.peek()!.kind !== 'nl' && !c.isPunct('}')) words.push(c.next('type'));
+          while (!c.done && !c.isPunct(';') && c.peek()!.kind !== 'nl' && !c.isPunct('}'))
+            words.push(c.next('type'));
           const colon = words.findIndex((x) => x.kind === 'punct' && x.value === ':');
           const keyToks = colon < 0 ? words : words.slice(0, colon);
           const dataToks = colon < 0 ? [] : words.slice(colon + 1);
@@ -642,16 +720,26 @@ class Parser {
           if (!isMap && colon >= 0) this.fail('a set type cannot have a value', w);
           const fail = (m: string): never => this.fail(m, w);
           def.keyTypes =
-            w.value === 'type' ? typeWords(keyToks.map((x) => x.value), fail) : typeofTypes(keyToks, this.ctxFor(family, t));
+            w.value === 'type'
+              ? typeWords(
+                  keyToks.map((x) => x.value),
+                  fail,
+                )
+              : typeofTypes(keyToks, this.ctxFor(family, t));
           if (isMap) {
             if (dataToks.length === 1 && dataToks[0].value === 'verdict') def.dataTypes = 'verdict';
-            else def.dataTypes = typeWords(dataToks.map((x) => x.value), fail) as NftDtype[];
+            else
+              def.dataTypes = typeWords(
+                dataToks.map((x) => x.value),
+                fail,
+              ) as NftDtype[];
           }
           break;
         }
         case 'flags':
           for (const f of c.word('flags').split(',')) {
-            if (!['interval', 'timeout', 'dynamic', 'constant'].includes(f)) this.fail(`set flag ${f} is not modelled`, w);
+            if (!['interval', 'timeout', 'dynamic', 'constant'].includes(f))
+              this.fail(`set flag ${f} is not modelled`, w);
             def.flags.add(f);
           }
           while (c.isPunct(',')) {
@@ -702,7 +790,8 @@ class Parser {
         cur.def.keyTypes.join() === def.keyTypes.join() &&
         String(cur.def.dataTypes) === String(def.dataTypes) &&
         [...cur.def.flags].sort().join() === [...def.flags].sort().join();
-      if (!same) this.fail('Could not process rule: File exists (the existing set has another definition)', nameTok);
+      if (!same)
+        this.fail('Could not process rule: File exists (the existing set has another definition)', nameTok);
     } else {
       const s = new NftSet(def);
       s.handle = t.nextHandle++;
@@ -714,23 +803,38 @@ class Parser {
   private elementCmd(v: string, c: Cursor, obj: Token): void {
     const { t } = this.existing(c);
     const nameTok = c.next('set name');
-    if (!t.sets.has(nameTok.value)) this.fail(`Could not process rule: No such file or directory (set ${nameTok.value})`, nameTok);
+    if (!t.sets.has(nameTok.value))
+      this.fail(`Could not process rule: No such file or directory (set ${nameTok.value})`, nameTok);
     if (v !== 'add' && v !== 'create' && v !== 'delete') this.fail(`${v} element is not supported`, obj);
     this.addElements(t, t.family, nameTok.value, c.toks.slice(c.i), v);
   }
 
-  private addElements(t: NftTable, family: NftFamily, name: string, toks: Token[], mode: 'add' | 'create' | 'delete'): void {
+  private addElements(
+    t: NftTable,
+    family: NftFamily,
+    name: string,
+    toks: Token[],
+    mode: 'add' | 'create' | 'delete',
+  ): void {
     const set = this.txn.set(t, name);
     const c = new Cursor(toks, this.ctxFor(family, t));
-    const els = parseElements(c, set.def.keyTypes, mode === 'delete' ? undefined : set.def.isMap ? set.def.dataTypes : undefined);
+    const els = parseElements(
+      c,
+      set.def.keyTypes,
+      mode === 'delete' ? undefined : set.def.isMap ? set.def.dataTypes : undefined,
+    );
     if (!c.done) this.fail(`syntax error, unexpected '${c.peek()!.value}'`, c.peek());
     const interval = set.def.flags.has('interval');
     for (const e of els) {
       if (!interval && e.key.some((r) => r.lo !== r.hi || r.wildcard)) {
-        this.fail("You must add 'flags interval' to your set declaration if you want to add prefix elements", toks[0]);
+        this.fail(
+          "You must add 'flags interval' to your set declaration if you want to add prefix elements",
+          toks[0],
+        );
       }
       if (mode === 'delete') {
-        if (!set.remove(e.key)) this.fail('Could not process rule: No such file or directory (element)', toks[0]);
+        if (!set.remove(e.key))
+          this.fail('Could not process rule: No such file or directory (element)', toks[0]);
         continue;
       }
       if (e.timeout !== undefined && !set.def.flags.has('timeout')) {
@@ -755,7 +859,8 @@ function joinTokens(toks: Token[]): string {
   let prev: Token | undefined;
   for (const t of toks) {
     const v = t.kind === 'string' ? JSON.stringify(t.value) : t.value;
-    if (prev && !(prev.kind === 'punct' && prev.value === '@') && !(t.kind === 'punct' && t.value === ',')) parts.push(' ');
+    if (prev && !(prev.kind === 'punct' && prev.value === '@') && !(t.kind === 'punct' && t.value === ','))
+      parts.push(' ');
     parts.push(v);
     prev = t;
   }
@@ -770,7 +875,12 @@ function validate(txn: Txn, source: string): void {
     if (t.chains.has(d.chain)) continue;
     for (const c of t.chains.values()) {
       for (const r of c.rules) {
-        if (r.compiled.chains.includes(d.chain)) fail(source, d.line, `Could not process rule: Device or resource busy (chain ${d.chain} is used by ${c.name})`);
+        if (r.compiled.chains.includes(d.chain))
+          fail(
+            source,
+            d.line,
+            `Could not process rule: Device or resource busy (chain ${d.chain} is used by ${c.name})`,
+          );
       }
     }
     for (const s of t.sets.values()) {
@@ -778,7 +888,11 @@ function validate(txn: Txn, source: string): void {
       for (const e of s.elements()) {
         const v = e.data && 'verdict' in e.data ? e.data.verdict : undefined;
         if (v && (v.kind === 'jump' || v.kind === 'goto') && v.chain === d.chain) {
-          fail(source, d.line, `Could not process rule: Device or resource busy (chain ${d.chain} is used by map ${s.def.name})`);
+          fail(
+            source,
+            d.line,
+            `Could not process rule: Device or resource busy (chain ${d.chain} is used by map ${s.def.name})`,
+          );
         }
       }
     }
@@ -823,7 +937,8 @@ function validateTable(t: NftTable, source: string): void {
     const seen = new Set<string>();
     const onPath = new Set<string>();
     const visit = (name: string, via: NftRule | undefined) => {
-      if (onPath.has(name)) fail(source, via?.line ?? 1, `Could not process rule: Too many links (loop through chain ${name})`);
+      if (onPath.has(name))
+        fail(source, via?.line ?? 1, `Could not process rule: Too many links (loop through chain ${name})`);
       if (seen.has(name)) return;
       seen.add(name);
       onPath.add(name);
@@ -840,7 +955,12 @@ function validateTable(t: NftTable, source: string): void {
 
 function checkRule(r: NftRule, spec: BaseChainSpec, c: NftChain, source: string): void {
   const k = r.compiled;
-  const bad = (why: string): never => fail(source, r.line, `Could not process rule: Operation not supported (${why}; chain ${c.name} is reached from a ${spec.type} chain at hook ${spec.hook})`);
+  const bad = (why: string): never =>
+    fail(
+      source,
+      r.line,
+      `Could not process rule: Operation not supported (${why}; chain ${c.name} is reached from a ${spec.type} chain at hook ${spec.hook})`,
+    );
   if (k.nat) {
     if (spec.type !== 'nat') bad(`${k.nat} needs a nat chain`);
     const hooks: Record<string, NftHook[]> = {
@@ -851,6 +971,8 @@ function checkRule(r: NftRule, spec: BaseChainSpec, c: NftChain, source: string)
     };
     if (!hooks[k.nat].includes(spec.hook)) bad(`${k.nat} is not valid at hook ${spec.hook}`);
   }
-  if (k.reject && !['input', 'forward', 'output', 'prerouting'].includes(spec.hook)) bad('reject is not valid at this hook');
-  if (k.notrack && !['prerouting', 'output'].includes(spec.hook)) bad('notrack is only valid at prerouting and output');
+  if (k.reject && !['input', 'forward', 'output', 'prerouting'].includes(spec.hook))
+    bad('reject is not valid at this hook');
+  if (k.notrack && !['prerouting', 'output'].includes(spec.hook))
+    bad('notrack is only valid at prerouting and output');
 }

@@ -159,5 +159,8 @@ export class NftSet {
 }
 
 function sameKey(a: Range[], b: Range[]): boolean {
-  return a.length === b.length && a.every((r, i) => r.lo === b[i].lo && r.hi === b[i].hi && !!r.wildcard === !!b[i].wildcard);
+  return (
+    a.length === b.length &&
+    a.every((r, i) => r.lo === b[i].lo && r.hi === b[i].hi && !!r.wildcard === !!b[i].wildcard)
+  );
 }

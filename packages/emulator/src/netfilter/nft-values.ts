@@ -172,7 +172,8 @@ function scalar(t: NftDtype, text: string): Scalar {
 /** Parses one literal of a type: a value, an address prefix `A/N`, or a range `A-B`. */
 export function parseLiteral(t: NftDtype, text: string, quoted = false): Range {
   if (t === 'ifname') {
-    if (!quoted && text.endsWith('*')) return { lo: text.slice(0, -1), hi: text.slice(0, -1), wildcard: true };
+    if (!quoted && text.endsWith('*'))
+      return { lo: text.slice(0, -1), hi: text.slice(0, -1), wildcard: true };
     if (quoted && text.endsWith('*') && !text.endsWith('\\*')) {
       return { lo: text.slice(0, -1), hi: text.slice(0, -1), wildcard: true };
     }

@@ -31,7 +31,11 @@ export class RecentStore {
   entries(name: string): { address: string; last: number; hits: number }[] {
     const l = this.lists.get(name);
     if (!l) return [];
-    return [...l].map(([address, e]) => ({ address, last: e.stamps[e.stamps.length - 1] ?? 0, hits: e.stamps.length }));
+    return [...l].map(([address, e]) => ({
+      address,
+      last: e.stamps[e.stamps.length - 1] ?? 0,
+      hits: e.stamps.length,
+    }));
   }
 
   /** Drops lists no rule refers to any more (the kernel frees a table with its last rule). */

@@ -91,7 +91,9 @@ export function tracePacket(rules: TraceRules, input: TracePacketInput): TracePa
       { chooser, undo: (fn) => undo.push(fn) },
     );
     for (let i = undo.length - 1; i >= 0; i--) undo[i]();
-    const matches = out.events.filter((e): e is Extract<NfTraceEvent, { kind: 'rule' }> => e.kind === 'rule').map((e) => e.rule);
+    const matches = out.events
+      .filter((e): e is Extract<NfTraceEvent, { kind: 'rule' }> => e.kind === 'rule')
+      .map((e) => e.rule);
     const dnat = out.packet.dst !== input.destination || out.packet.dport !== input.port;
     const output =
       out.disposition === 'dropped' || out.disposition === 'unroutable'
@@ -101,9 +103,18 @@ export function tracePacket(rules: TraceRules, input: TracePacketInput): TracePa
           : dnat
             ? hostPort(out.packet.dst, out.packet.dport)
             : 'ACCEPT';
-    return { probability: 0, output, masquerade: out.packet.src !== input.source, choices: [], matches };
+    // A MASQUERADE/SNAT rule fired on the way out (even when it kept the address, as for the node's own IP).
+    const masquerade = out.events.some(
+      (e) =>
+        e.kind === 'nat' && e.type === 'snat' && !e.by.startsWith('conntrack') && !e.by.startsWith('ipvs'),
+    );
+    return { probability: 0, output, masquerade, choices: [], matches };
   });
-  const result: TracePath[] = paths.map((p) => ({ ...p.result, probability: p.probability, choices: p.choices }));
+  const result: TracePath[] = paths.map((p) => ({
+    ...p.result,
+    probability: p.probability,
+    choices: p.choices,
+  }));
   const targets: string[] = [];
   const matches: string[] = [];
   for (const p of result) {

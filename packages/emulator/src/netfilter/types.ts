@@ -29,12 +29,47 @@ export type NfTraceEvent =
       /** What the rule did: `ACCEPT`, `jump KUBE-SVC-…`, `DNAT 10.244.1.2:80`, `MARK`, ... */
       action: string;
     }
-  | { kind: 'policy'; hook: HookName; engine: 'iptables' | 'nft'; table: string; chain: string; policy: string }
-  | { kind: 'nat'; hook: HookName; type: 'dnat' | 'snat' | 'un-dnat' | 'un-snat'; from: string; to: string; by: string }
-  | { kind: 'conntrack'; hook: HookName; action: 'new' | 'hit' | 'invalid' | 'untracked' | 'confirmed'; state: string; entry: string }
-  | { kind: 'choice'; where: string; choice: 'statistic' | 'numgen' | 'ipvs'; option: string; probability: number; index: number; of: number }
+  | {
+      kind: 'policy';
+      hook: HookName;
+      engine: 'iptables' | 'nft';
+      table: string;
+      chain: string;
+      policy: string;
+    }
+  | {
+      kind: 'nat';
+      hook: HookName;
+      type: 'dnat' | 'snat' | 'un-dnat' | 'un-snat';
+      from: string;
+      to: string;
+      by: string;
+    }
+  | {
+      kind: 'conntrack';
+      hook: HookName;
+      action: 'new' | 'hit' | 'invalid' | 'untracked' | 'confirmed';
+      state: string;
+      entry: string;
+    }
+  | {
+      kind: 'choice';
+      where: string;
+      choice: 'statistic' | 'numgen' | 'ipvs';
+      option: string;
+      probability: number;
+      index: number;
+      of: number;
+    }
   | { kind: 'log'; hook: HookName; prefix: string; level: string; packet: string }
-  | { kind: 'ipvs'; hook: HookName; service: string; scheduler: string; realServer: string; persistent: boolean }
+  | {
+      kind: 'ipvs';
+      hook: HookName;
+      service: string;
+      scheduler: string;
+      realServer: string;
+      persistent: boolean;
+    }
   | { kind: 'verdict'; hook: HookName; verdict: string; by: string };
 
 export type TraceSink = (event: NfTraceEvent) => void;
