@@ -47,7 +47,13 @@ export interface EmulatedHost {
   /** Listen on UDP `port`; `address` undefined = all addresses. */
   listenUdp(port: number, handler: UdpHandler, address?: string): void;
   listenTcp(port: number, handler: TcpHandler, address?: string): void;
-  /** Open a new UDP exchange from this namespace; the trace follows it. */
+  /**
+   * Open a new UDP exchange from this namespace; the trace follows it. With `sourcePort` a port
+   * this app listens on (`listenUdp`), the datagram leaves by that socket (from its bound
+   * address), as a daemon sends from its bound socket: what comes back goes to the listener's
+   * handler, and the result has no `reply` (`ok` when the datagram reached a socket). Otherwise a
+   * transient socket gets the answer as `reply`.
+   */
   sendUdp(dst: string, port: number, payload: Uint8Array, options?: { sourcePort?: number }): OutboundResult;
   /** Open a new TCP connection from this namespace and send `request`; the trace follows it. */
   requestTcp(dst: string, port: number, request: Uint8Array): OutboundResult;

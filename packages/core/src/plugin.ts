@@ -68,8 +68,25 @@ export interface ProxyUpdate {
   ipset?: string;
 }
 
+/**
+ * What a proxy mode does with traffic to the service range that no Service serves; kube-proxy's
+ * modes differ here, and describeServiceProxy checks the declared behaviour.
+ */
+export interface ServiceProxyCapabilities {
+  /**
+   * A ClusterIP on a port (or protocol) none of its Service's ports serves: `reject` answers ICMP
+   * port unreachable (nftables mode); `pass` has no rule for it, so the packet is routed on like any
+   * other (iptables mode).
+   */
+  unservedClusterIPPort: 'reject' | 'pass';
+  /** An address in the service CIDRs that no Service holds: `drop` (nftables mode) or `pass`. */
+  unallocatedClusterIP: 'drop' | 'pass';
+}
+
 export interface ServiceProxy extends RenderingPlugin<'service-proxy'> {
   readonly mode: ProxyMode;
+  /** Absent: `pass` for both (no rules beyond the Services' own). */
+  readonly capabilities?: ServiceProxyCapabilities;
   /**
    * The minimal update from the previous state to the current one, as a long-running kube-proxy
    * would write it. Absent: the mode only supports full renders.

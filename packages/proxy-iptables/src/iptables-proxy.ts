@@ -4,12 +4,14 @@
  * or endpoints changed (only their chains are declared and rewritten; gone chains are deleted).
  */
 import {
+  changedServices,
   type IpFamily,
   ipFamily,
   type ProxyUpdate,
   type RenderContext,
   SPECIFICATION_VERSION,
   type ServiceProxy,
+  servicePortTable,
 } from '@podnet/core';
 import {
   type IptablesProxyOptions,
@@ -19,7 +21,6 @@ import {
   validateOptions,
 } from './iptables-options.js';
 import { syncFamily } from './iptables-rules.js';
-import { changedServices, servicePortTable } from './service-ports.js';
 
 export type { IptablesProxyOptions } from './iptables-options.js';
 
@@ -108,6 +109,7 @@ export function iptablesProxy(options: IptablesProxyOptions = {}): ServiceProxy 
     kind: 'service-proxy',
     name: 'iptables',
     mode: 'iptables',
+    capabilities: { unservedClusterIPPort: 'pass', unallocatedClusterIP: 'pass' },
     render(ctx) {
       return { iptables: renderIptables(ctx, validated) };
     },

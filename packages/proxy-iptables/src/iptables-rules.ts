@@ -3,7 +3,19 @@
  * input (`*filter` then `*nat`, chain declarations before rules) for a full sync, or for a partial
  * sync in which only the chains of changed services are declared and rewritten.
  */
-import { cidrContains, type IpFamily, isCidr, parseCidr } from '@podnet/core';
+import {
+  categorizeEndpoints,
+  cidrContains,
+  type Endpoint,
+  externallyAccessible,
+  type IpFamily,
+  isCidr,
+  parseCidr,
+  type ServicePort,
+  type ServicePortEntry,
+  usesClusterEndpoints,
+  usesLocalEndpoints,
+} from '@podnet/core';
 import type { ResolvedOptions } from './iptables-options.js';
 import {
   endpointChainName,
@@ -12,15 +24,6 @@ import {
   type ServiceChains,
   serviceChainNames,
 } from './iptables-names.js';
-import {
-  categorizeEndpoints,
-  type Endpoint,
-  externallyAccessible,
-  type ServicePort,
-  type ServicePortEntry,
-  usesClusterEndpoints,
-  usesLocalEndpoints,
-} from './service-ports.js';
 
 /** kube-proxy drops rule comments above this many endpoints (large cluster mode). */
 export const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;

@@ -4,6 +4,7 @@
  * the partial-sync transaction a running kube-proxy writes after services or endpoints changed.
  */
 import {
+  changedServices,
   type IpFamily,
   ipFamily,
   isCidr,
@@ -11,7 +12,9 @@ import {
   type ProxyUpdate,
   type RenderContext,
   SPECIFICATION_VERSION,
+  type ServicePortEntry,
   type ServiceProxy,
+  servicePortTable,
 } from '@podnet/core';
 import {
   type NftablesProxyOptions,
@@ -21,7 +24,6 @@ import {
   validateOptions,
 } from './nftables-options.js';
 import { type NftSyncOutput, syncFamily, TABLE } from './nftables-rules.js';
-import { changedServices, type ServicePortEntry, servicePortTable } from './service-ports.js';
 
 export type { NftablesProxyOptions } from './nftables-options.js';
 
@@ -124,6 +126,7 @@ export function nftablesProxy(options: NftablesProxyOptions = {}): ServiceProxy 
     kind: 'service-proxy',
     name: 'nftables',
     mode: 'nftables',
+    capabilities: { unservedClusterIPPort: 'reject', unallocatedClusterIP: 'drop' },
     render(ctx) {
       return { nftables: renderNftables(ctx, validated) };
     },

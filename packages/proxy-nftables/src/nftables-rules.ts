@@ -4,18 +4,21 @@
  * sets, maps, the fixed rules); a partial sync writes only the changed services' chains and the
  * set/map elements that differ from what the previous sync left.
  */
-import { cidrContains, type IpFamily, isCidr, parseCidr } from '@podnet/core';
-import type { ResolvedOptions } from './nftables-options.js';
-import { endpointChainNameBase, type ServiceChains, serviceChainNames } from './nftables-names.js';
 import {
   categorizeEndpoints,
+  cidrContains,
   type Endpoint,
   externallyAccessible,
+  type IpFamily,
+  isCidr,
+  parseCidr,
   type ServicePort,
   type ServicePortEntry,
   usesClusterEndpoints,
   usesLocalEndpoints,
-} from './service-ports.js';
+} from '@podnet/core';
+import type { ResolvedOptions } from './nftables-options.js';
+import { endpointChainNameBase, type ServiceChains, serviceChainNames } from './nftables-names.js';
 
 export const TABLE = 'kube-proxy';
 

@@ -40,6 +40,12 @@ export interface FixtureService {
   clusterIP?: string;
   externalTrafficPolicy?: 'Cluster' | 'Local';
   sessionAffinity?: 'None' | 'ClientIP';
+  /** LoadBalancer ingress IPs (`status.loadBalancer.ingress[].ip`). @default [] */
+  loadBalancerIPs?: string[];
+  /** @default [] */
+  loadBalancerSourceRanges?: string[];
+  /** Health check node port of a LoadBalancer with externalTrafficPolicy Local. */
+  healthCheckNodePort?: number;
 }
 
 export interface FixtureSpec {
@@ -116,13 +122,14 @@ export function fixtureCluster(spec: FixtureSpec): ClusterState {
       ports,
       selector: s.selector,
       externalIPs: [],
-      loadBalancerIPs: [],
-      loadBalancerSourceRanges: [],
+      loadBalancerIPs: s.loadBalancerIPs ?? [],
+      loadBalancerSourceRanges: s.loadBalancerSourceRanges ?? [],
       externalTrafficPolicy: s.externalTrafficPolicy ?? 'Cluster',
       internalTrafficPolicy: 'Cluster',
       sessionAffinity: s.sessionAffinity ?? 'None',
       sessionAffinityTimeoutSeconds: 10800,
       publishNotReadyAddresses: false,
+      ...(s.healthCheckNodePort !== undefined ? { healthCheckNodePort: s.healthCheckNodePort } : {}),
       labels: {},
       annotations: {},
     });

@@ -4,3 +4,4 @@
  */
 export * from './cluster-fixture.js';
 export * from './overlay-suite.js';
+export * from './service-proxy-suite.js';
