@@ -789,6 +789,8 @@ const REJECT6: Record<string, number> = {
   'icmp6-adm-prohibited': 1,
   'icmp6-addr-unreachable': 3,
   'icmp6-port-unreachable': 4,
+  'icmp6-policy-fail': 5,
+  'icmp6-reject-route': 6,
   'icmp-net-unreachable': 0,
   'icmp-host-unreachable': 3,
   'icmp-port-unreachable': 4,

@@ -17,7 +17,7 @@ import { canon, familyOf } from './addr.js';
 import { TunDevice } from './devices.js';
 import { tunWrite } from './l2.js';
 import { ICMP4, ICMP6, ipOutput } from './l3.js';
-import { type ClientConn, connKey, type Netns } from './netns.js';
+import { type ClientConn, connKey, type Listener, type Netns } from './netns.js';
 import {
   type IpPacket,
   type Leg,
@@ -44,6 +44,11 @@ export interface ExchangeSpec {
   df?: boolean;
   /** Seed for the ephemeral port, TCP sequence and ICMP id. */
   seed?: number;
+  /**
+   * The app opening the exchange. A UDP `sport` it listens on (listenUdp) is sent from that
+   * listener's socket: no transient socket is opened, answers go to the listener's handler.
+   */
+  app?: string;
 }
 
 export interface ExchangeOutcome {
@@ -154,13 +159,14 @@ export function exchange(
       else out.answer = l4.quoted ? 'icmp-error' : 'echo-reply';
     },
   };
-  // A datagram sent from a port an app listens on leaves by that (unconnected) socket: answers go to its handler.
-  const viaListener =
-    spec.proto === 'udp' && spec.sport !== undefined && ns.listeners.has(`udp|${spec.sport}`);
-  if (!viaListener) ns.conns.set(key, conn);
-  // connect()/sendto() pick the source address from the route.
+  // connect()/sendto() pick the source address from the route, unless the socket is bound to one.
   const route = ns.fib(dst);
   if (route) first.src = route.type === 'local' ? dst : (route.src ?? ns.sourceAddress(dst) ?? '');
+  const bound = spec.proto === 'udp' ? boundSocket(ns, spec.app, spec.sport, family, first.src) : undefined;
+  if (bound?.address !== undefined) first.src = bound.address;
+  // Otherwise a transient connected socket waits for the answer (and, while open, takes the
+  // peer's datagrams to its port: it is the more specific match, as in udp_lib_lookup).
+  if (!bound) ns.conns.set(key, conn);
   const l4 = first.l4;
   const what =
     l4.kind === 'icmp'
@@ -173,18 +179,44 @@ export function exchange(
         ns,
         route?.type === 'local' ? 'lo' : (route?.device?.name ?? ''),
         'send',
-        `${what} from port ${l4.kind === 'icmp' ? `id ${l4.id}` : l4.sport}`,
+        `${what} from port ${l4.kind === 'icmp' ? `id ${l4.id}` : l4.sport}` +
+          (bound ? ` (udp socket ${bound.address ?? '*'}:${bound.port} of ${bound.app})` : ''),
         summarize(first),
       );
       ipOutput(run, ns, first);
     });
   } finally {
-    if (!viaListener) ns.conns.delete(key);
+    if (!bound) ns.conns.delete(key);
   }
   out.result = outcome(out, spec.proto, leg);
   return out;
 }
 
+/**
+ * The socket `app` listens on at UDP `port` in `ns` for `family` (the one bound to the route's
+ * source `src`, else the wildcard one): its datagrams from that port leave by it, as a daemon's
+ * leave by its bound socket. Undefined when the app has none there.
+ */
+function boundSocket(
+  ns: Netns,
+  app: string | undefined,
+  port: number | undefined,
+  family: 4 | 6,
+  src: string,
+): Listener | undefined {
+  if (app === undefined || port === undefined) return undefined;
+  const own = ns.listeners
+    .get(`udp|${port}`)
+    ?.filter((l) => l.app === app && (l.address === undefined || familyOf(l.address) === family));
+  if (!own?.length) return undefined;
+  return own.find((l) => l.address === src) ?? own.find((l) => l.address === undefined) ?? own[0];
+}
+
+/**
+ * What the opener is told. A UDP exchange sent from an app's listening socket never has an answer
+ * here (answers go to the listener's handler): ok when the datagram reached a socket, else the
+ * error of how its way ended.
+ */
 function outcome(o: ExchangeOutcome, proto: ExchangeSpec['proto'], leg: Leg): OutboundResult {
   const a = o.answerPacket;
   switch (o.answer) {
@@ -296,6 +328,7 @@ export class AppHost implements EmulatedHost {
   ): OutboundResult {
     const to = canonArg('dst', dst);
     checkPort(port);
+    if (options.sourcePort !== undefined) checkPort(options.sourcePort, 'sourcePort');
     return this.ctx.withRun(
       (run) =>
         exchange(run, this.ns, {
@@ -305,6 +338,7 @@ export class AppHost implements EmulatedHost {
           payload,
           sport: options.sourcePort,
           seed: this.ctx.seed,
+          app: this.app,
         }).result,
     );
   }
@@ -353,7 +387,7 @@ function canonArg(name: string, ip: string): string {
   }
 }
 
-function checkPort(port: number): void {
+function checkPort(port: number, name = 'port'): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new InvalidArgumentError('port', `${port} is outside 1-65535`);
+    throw new InvalidArgumentError(name, `${port} is outside 1-65535`);
 }

@@ -94,7 +94,11 @@ function check(options: readonly ChoiceOption[]): number {
   return sum;
 }
 
-/** Deterministic pseudo-random choices (mulberry32), the same for the same seed. */
+/**
+ * Deterministic pseudo-random choices (mulberry32), the same for the same seed. A choice with a
+ * `preferred` option is a deterministic decision (an IPVS scheduler's next server): it takes that
+ * option without drawing, so consecutive connections follow the scheduler as the kernel does.
+ */
 export class SeededChooser implements Chooser {
   private state: number;
   probability = 1;
@@ -113,6 +117,8 @@ export class SeededChooser implements Chooser {
 
   choose(options: readonly ChoiceOption[]): number {
     const sum = check(options);
+    const preferred = options.findIndex((o) => o.preferred && o.probability > 0);
+    if (preferred >= 0) return this.take(options, preferred, sum);
     const r = this.next() * sum;
     let acc = 0;
     let pick = options.length - 1;
@@ -124,6 +130,10 @@ export class SeededChooser implements Chooser {
       }
     }
     while (options[pick].probability === 0 && pick > 0) pick--;
+    return this.take(options, pick, sum);
+  }
+
+  private take(options: readonly ChoiceOption[], pick: number, sum: number): number {
     this.probability *= options[pick].probability / sum;
     this.taken.push(options[pick].label ?? String(pick));
     return pick;

@@ -1,7 +1,7 @@
 import { createConnection } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
-import { type AppModule, type ClusterDataplane, PodnetError, SPECIFICATION_VERSION, type WorkloadConfig } from '@podnet/core';
+import { type AppModule, type ClusterDataplane, type EmulatedHost, PodnetError, SPECIFICATION_VERSION, type WorkloadConfig } from '@podnet/core';
 import { emulator, flannelStylePlan, workloadApp } from '@podnet/emulator';
 import { node } from './helpers.js';
 
@@ -113,6 +113,54 @@ const udpOverlay = app('udp-overlay', (_c, host) => {
   host.listenUdp(8285, (payload) => {
     tun.write(payload);
     return undefined;
+  });
+});
+
+describe('UDP from a port the app listens on', () => {
+  /** node-0: `daemon` listens on 10.244.0.1:7000 (cni0, not the route's source); node-1: `echo` answers `pong` on *:7000. */
+  async function daemons() {
+    const plan = flannelStylePlan({ nodes: 2 });
+    node(plan, 'node-0').apps.push({ name: 'daemon', netns: 'root', app: 'daemon', config: {} });
+    node(plan, 'node-1').apps.push({ name: 'echo', netns: 'root', app: 'echo', config: {} });
+    const heard: string[] = [];
+    let host: EmulatedHost | undefined;
+    const daemon = app('daemon', (_c, h) => {
+      host = h;
+      h.listenUdp(7000, (payload, peer) => {
+        heard.push(`${dec.decode(payload)} from ${peer.address}:${peer.port} to ${peer.localAddress}:${peer.localPort}`);
+        return undefined;
+      }, '10.244.0.1');
+    });
+    const echo = app('echo', (_c, h) =>
+      h.listenUdp(7000, (payload, peer) => {
+        heard.push(`echo got ${dec.decode(payload)} from ${peer.address}:${peer.port}`);
+        return enc.encode('pong');
+      }),
+    );
+    await emulator().apply(plan, { apps: new Map([['daemon', daemon], ['echo', echo]]) });
+    return { host: host!, heard };
+  }
+
+  it('leaves by the listening socket, from its address: the answer goes to the handler, not into the result', async () => {
+    const { host, heard } = await daemons();
+    expect(host.sendUdp('192.168.50.11', 7000, enc.encode('ping'), { sourcePort: 7000 })).toEqual({ ok: true });
+    expect(heard).toEqual(['echo got ping from 10.244.0.1:7000', 'pong from 192.168.50.11:7000 to 10.244.0.1:7000']);
+  });
+
+  it('a port the app does not listen on is a transient socket whose answer is the reply', async () => {
+    const { host, heard } = await daemons();
+    const r = host.sendUdp('192.168.50.11', 7000, enc.encode('ping'), { sourcePort: 7001 });
+    expect(r.ok).toBe(true);
+    expect(dec.decode(r.reply)).toBe('pong');
+    expect(heard).toEqual(['echo got ping from 192.168.50.10:7001']);
+  });
+
+  it('reports how the datagram ended when no socket took it', async () => {
+    const { host } = await daemons();
+    expect(host.sendUdp('192.168.50.11', 7999, enc.encode('ping'), { sourcePort: 7000 })).toEqual({ ok: false, error: 'refused' });
+    expect(() => host.sendUdp('192.168.50.11', 7000, enc.encode('ping'), { sourcePort: 70000 })).toThrow(
+      expect.objectContaining({ code: 'PODNET_INVALID_ARGUMENT', message: expect.stringContaining('70000 is outside 1-65535') }),
+    );
   });
 });
 

@@ -218,3 +218,54 @@ describe('random choices', () => {
     expect(r.reply?.reason).toBe('segment for no connection in node-0/default/pod-0-0 (TCP RST)');
   });
 });
+
+describe('IPVS through the default netfilter', () => {
+  const SERVERS = ['10.244.1.2', '10.244.1.3', '10.244.1.4'];
+  /** node-0 holds the virtual service 10.96.0.10:80 (on kube-ipvs0, as kube-proxy's IPVS mode) over three pods of node-1. */
+  const ipvsPlan = (scheduler: string) => {
+    const p = flannelStylePlan({ nodes: 2, podsPerNode: 3 });
+    const n0 = node(p, 'node-0');
+    n0.links.push({ kind: 'dummy', name: 'kube-ipvs0', netns: 'root' });
+    n0.addresses.push({ netns: 'root', dev: 'kube-ipvs0', cidr: `${VIP}/32` });
+    n0.ipvs = [`-A -t ${VIP}:80 -s ${scheduler}`, ...SERVERS.map((s) => `-a -t ${VIP}:80 -r ${s}:80 -m -w 1`), ''].join('\n');
+    return p;
+  };
+
+  it('rr: consecutive connections rotate over the real servers in order, as the kernel schedules them', async () => {
+    const net = await emulator().apply(ipvsPlan('rr'));
+    const reached: string[] = [];
+    for (const sourcePort of [40001, 40002, 40003, 40004]) {
+      const r = net.trace({ from: 'default/pod-0-0', to: `${VIP}:80`, sourcePort });
+      expect(r.verdict).toBe('delivered');
+      expect(r.reply?.hops.at(-1)?.packet).toMatchObject({ src: VIP, sport: 80, dport: sourcePort, flags: 'S.' });
+      reached.push(r.delivered!.ip);
+    }
+    expect(reached).toEqual([...SERVERS, SERVERS[0]]);
+  });
+
+  it('allPaths still enumerates every server with its share and leaves the rotation where it was', async () => {
+    const net = await emulator().apply(ipvsPlan('rr'));
+    expect(net.trace({ from: 'default/pod-0-0', to: `${VIP}:80`, sourcePort: 40001 }).delivered?.ip).toBe(SERVERS[0]);
+    const r = net.trace({ from: 'default/pod-0-0', to: `${VIP}:80`, sourcePort: 40002, allPaths: true });
+    expect(r.paths!.map((p) => [p.delivered?.ip, p.probability])).toEqual(SERVERS.map((s) => [s, 1 / 3]));
+    expect(r.delivered?.ip).toBe(SERVERS[1]);
+    expect(net.trace({ from: 'default/pod-0-0', to: `${VIP}:80`, sourcePort: 40003 }).delivered?.ip).toBe(SERVERS[2]);
+  });
+});
+
+describe('REJECT replies', () => {
+  it.each([
+    ['icmp6-policy-fail', 5],
+    ['icmp6-reject-route', 6],
+    ['icmp6-adm-prohibited', 1],
+  ] as const)('an IPv6 REJECT with %s answers ICMPv6 destination unreachable code %i', async (how, code) => {
+    const factory: NetfilterFactory = (plan, netns) =>
+      plan.node === 'node-1' && netns === 'root' ? { hook: (p) => (p === 'FORWARD' ? { verdict: 'reject', with: how } : { verdict: 'accept' }) } : undefined;
+    const net = await emulator({ netfilter: factory }).apply(flannelStylePlan({ nodes: 2, clusterCIDRv6: 'fd00:10::/56' }));
+    const r = net.trace({ from: 'default/pod-0-0', to: '[fd00:10:0:1::2]:80' });
+    expect(r.verdict).toBe('rejected');
+    expect(r.reason).toBe(`rejected by netfilter FORWARD in node-1/root with ${how}`);
+    expect(r.reply?.verdict).toBe('delivered');
+    expect(r.reply!.hops[0].packet).toMatchObject({ dst: 'fd00:10::2', proto: 'icmpv6', icmp: { type: 1, code } });
+  });
+});

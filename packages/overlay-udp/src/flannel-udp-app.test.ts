@@ -55,14 +55,14 @@ describe('flannelUdpApp (emulated face)', () => {
     expect(flannelUdpApp.id).toBe('flannel-udp');
   });
 
-  it('sends a packet read from the TUN, whole and TTL − 1, as one datagram to the owner’s port 8285', () => {
+  it('sends a packet read from the TUN, whole and TTL − 1, as one datagram from port 8285 to the owner’s port 8285', () => {
     const h = recordingHost();
     flannelUdpApp.emulated(config, h.host);
     const p = ipv4Packet('10.244.0.2', '10.244.1.5', { payload: 100 });
     const header = [...p.subarray(12, 20)];
     h.tun(p);
     expect(h.sent).toHaveLength(1);
-    expect(h.sent[0]).toMatchObject({ dst: '192.168.50.11', port: 8285 });
+    expect(h.sent[0]).toMatchObject({ dst: '192.168.50.11', port: 8285, sourcePort: 8285 });
     // the very bytes the TUN handed over: the emulator follows the exchange by their identity
     expect(h.sent[0].payload).toBe(p);
     expect(p[8]).toBe(63);

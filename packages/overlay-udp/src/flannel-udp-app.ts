@@ -33,10 +33,8 @@ function emulated(config: FlannelUdpConfig, host: EmulatedHost): void {
   const tun = host.openTun(config.tun, (packet) => {
     const verdict = proxy.fromTun(packet);
     if (verdict.action === 'send') {
-      // flannel sends from its bound socket (source port = port). An emulated sendUdp is a transient
-      // connected socket that would also catch the peer's datagrams to this port while the
-      // exchange is open, starving the listener; so the emulated face sends from an ephemeral port.
-      host.sendUdp(verdict.nodeIP, config.port, verdict.packet);
+      // From the bound socket (localIP:port), as flannel does: the peer's datagrams stay with the listener.
+      host.sendUdp(verdict.nodeIP, config.port, verdict.packet, { sourcePort: config.port });
     } else if (verdict.action === 'reply') {
       host.log(`flannel-udp: ${verdict.reason}: ICMP net unreachable`);
       tun.write(verdict.packet);
