@@ -6,7 +6,8 @@ import { main } from '../main.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 /** The ClusterIP the allocator gives default/web in the two-node example. */
-const WEB_IP = (await loadCluster([`${root}examples/two-node.yaml`])).services.find((s) => s.name === 'web')!.clusterIPs[0];
+const WEB_IP = (await loadCluster([`${root}examples/two-node.yaml`])).services.find((s) => s.name === 'web')!
+  .clusterIPs[0];
 const run = async (args: string[], stdin = '') => {
   const io = bufferIo(stdin, root);
   const code = await main(args, io);
@@ -55,14 +56,23 @@ describe('podnet dig', () => {
   });
 
   it('SRV data and the SOA of a negative answer in presentation format; exit 1 on NXDOMAIN', async () => {
-    const srv = JSON.parse((await run(['dig', ...TWO, '_http._tcp.web.default.svc.cluster.local', 'SRV', '-o', 'json'])).out);
+    const srv = JSON.parse(
+      (await run(['dig', ...TWO, '_http._tcp.web.default.svc.cluster.local', 'SRV', '-o', 'json'])).out,
+    );
     expect(srv.answers[0].data).toBe('0 100 80 web.default.svc.cluster.local.');
-    expect(srv.additionals[0]).toEqual({ name: 'web.default.svc.cluster.local.', type: 'A', ttl: 30, data: WEB_IP });
+    expect(srv.additionals[0]).toEqual({
+      name: 'web.default.svc.cluster.local.',
+      type: 'A',
+      ttl: 30,
+      data: WEB_IP,
+    });
     const nx = await run(['dig', ...TWO, 'nope.default.svc.cluster.local', '-o', 'json']);
     expect(nx.code).toBe(1);
     const j = JSON.parse(nx.out);
     expect(j.rcode).toBe('NXDOMAIN');
-    expect(j.authority[0].data).toMatch(/^ns\.dns\.cluster\.local\. hostmaster\.cluster\.local\. \d+ 7200 1800 86400 30$/);
+    expect(j.authority[0].data).toMatch(
+      /^ns\.dns\.cluster\.local\. hostmaster\.cluster\.local\. \d+ 7200 1800 86400 30$/,
+    );
   });
 
   it('--from a pod shows every query of the search-path expansion', async () => {
@@ -70,8 +80,16 @@ describe('podnet dig', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.queries).toEqual([{ name: 'web.default.svc.cluster.local.', type: 'A', rcode: 'NOERROR' }]);
-    const far = JSON.parse((await run(['dig', ...TWO, 'web.default.svc.cluster.local', '--from', 'default/client', '-o', 'json'])).out);
-    expect(far.queries.map((q: { rcode: string }) => q.rcode)).toEqual(['NXDOMAIN', 'NXDOMAIN', 'NXDOMAIN', 'NOERROR']);
+    const far = JSON.parse(
+      (await run(['dig', ...TWO, 'web.default.svc.cluster.local', '--from', 'default/client', '-o', 'json']))
+        .out,
+    );
+    expect(far.queries.map((q: { rcode: string }) => q.rcode)).toEqual([
+      'NXDOMAIN',
+      'NXDOMAIN',
+      'NXDOMAIN',
+      'NOERROR',
+    ]);
     expect(far.answers[0].data).toBe(WEB_IP);
   });
 
@@ -90,10 +108,15 @@ describe('podnet dig', () => {
   it('reverse-looks-up an IP and resolves StatefulSet hostnames from stdin manifests', async () => {
     const ptr = JSON.parse((await run(['dig', ...TWO, '10.96.0.10', '-o', 'json'])).out);
     expect(ptr.answers[0]).toMatchObject({ type: 'PTR', data: 'kube-dns.kube-system.svc.cluster.local.' });
-    const a = JSON.parse((await run(['dig', '-f', '-', 'db-1.db.default.svc.cluster.local', '-o', 'json'], HEADLESS)).out);
+    const a = JSON.parse(
+      (await run(['dig', '-f', '-', 'db-1.db.default.svc.cluster.local', '-o', 'json'], HEADLESS)).out,
+    );
     expect(a.rcode).toBe('NOERROR');
     expect(a.answers).toHaveLength(1);
-    const srv = JSON.parse((await run(['dig', '-f', '-', '_pg._tcp.db.default.svc.cluster.local', 'srv', '-o', 'json'], HEADLESS)).out);
+    const srv = JSON.parse(
+      (await run(['dig', '-f', '-', '_pg._tcp.db.default.svc.cluster.local', 'srv', '-o', 'json'], HEADLESS))
+        .out,
+    );
     expect(srv.answers.map((x: { data: string }) => x.data).sort()).toEqual([
       '0 50 5432 db-0.db.default.svc.cluster.local.',
       '0 50 5432 db-1.db.default.svc.cluster.local.',
@@ -102,8 +125,14 @@ describe('podnet dig', () => {
 
   it('bad input exits 2 with a message naming the argument', async () => {
     expect(await run(['dig', ...TWO])).toMatchObject({ code: 2, err: expect.stringMatching(/NAME/) });
-    expect(await run(['dig', ...TWO, 'web', 'BOGUS'])).toMatchObject({ code: 2, err: expect.stringMatching(/"BOGUS" is not a record type/) });
-    expect(await run(['dig', ...TWO, 'web', '--from', 'client'])).toMatchObject({ code: 2, err: expect.stringMatching(/--from/) });
+    expect(await run(['dig', ...TWO, 'web', 'BOGUS'])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/"BOGUS" is not a record type/),
+    });
+    expect(await run(['dig', ...TWO, 'web', '--from', 'client'])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--from/),
+    });
     expect(await run(['dig', ...TWO, 'web', '--from', 'default/nobody'])).toMatchObject({
       code: 2,
       err: expect.stringMatching(/pod default\/nobody not found/),

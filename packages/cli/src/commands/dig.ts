@@ -4,17 +4,18 @@
  * `--from` it goes through the pod's resolver: its resolv.conf, the search-path expansion (every
  * query tried is listed), the answer the resolver settles on.
  */
+
+import { InvalidArgumentError, isIp, stableJson } from '@podnet/core';
 import {
+  createResolver,
   type DnsAnswer,
   type DnsRecord,
   KNOWN_TYPES,
   type PodLookup,
   presentData,
-  createResolver,
-  reverseQuestion,
   resolveFromPod,
+  reverseQuestion,
 } from '@podnet/dns';
-import { InvalidArgumentError, isIp, stableJson } from '@podnet/core';
 import { type Command, EXIT, fileOptions, outputOption } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadStateFromArgs, printWarnings } from '../load.js';
@@ -33,14 +34,22 @@ function flagsOf(a: DnsAnswer) {
   return { aa: a.authoritative, tc: false, rd: true, ra: a.recursionAvailable };
 }
 
-function renderText(question: { name: string; type: string }, a: DnsAnswer, server: string, lookup?: PodLookup): string {
+function renderText(
+  question: { name: string; type: string },
+  a: DnsAnswer,
+  server: string,
+  lookup?: PodLookup,
+): string {
   const out: string[] = [];
   if (lookup) {
     const { resolvConf: c } = lookup;
     out.push(`;; resolv.conf of ${lookup.pod.namespace}/${lookup.pod.name}:`);
     if (c.searches.length > 0) out.push(`;;   search ${c.searches.join(' ')}`);
     for (const ns of c.nameservers) out.push(`;;   nameserver ${ns}`);
-    if (c.options.length > 0) out.push(`;;   options ${c.options.map((o) => (o.value === undefined ? o.name : `${o.name}:${o.value}`)).join(' ')}`);
+    if (c.options.length > 0)
+      out.push(
+        `;;   options ${c.options.map((o) => (o.value === undefined ? o.name : `${o.name}:${o.value}`)).join(' ')}`,
+      );
     out.push(`;; queries the resolver made (ndots:${lookup.ndots}):`);
     for (const q of lookup.queries) out.push(`;;   ${fqdn(q.name)}\t${q.type}\t${q.rcode}\t@${q.nameserver}`);
     out.push('');
@@ -74,7 +83,8 @@ export const dig: Command = {
     if (!name) throw new InvalidArgumentError('dig', 'give the NAME to look up');
     if (extra.length > 0) throw new InvalidArgumentError('dig', `unexpected argument "${extra[0]}"`);
     const output = values.output;
-    if (output !== undefined && output !== 'json') throw new InvalidArgumentError('-o', `"${String(output)}" is not an output format (json)`);
+    if (output !== undefined && output !== 'json')
+      throw new InvalidArgumentError('-o', `"${String(output)}" is not an output format (json)`);
     let type = (typeArg ?? (isIp(name) ? 'PTR' : 'A')).toUpperCase();
     if (!(KNOWN_TYPES as readonly string[]).includes(type)) {
       throw new InvalidArgumentError('dig', `"${typeArg}" is not a record type (${KNOWN_TYPES.join(', ')})`);
@@ -89,7 +99,8 @@ export const dig: Command = {
     let server = state.network.dns.serviceIP;
     let lookup: PodLookup | undefined;
     if (typeof values.from === 'string') {
-      if (!/^[^/]+\/[^/]+$/.test(values.from)) throw new InvalidArgumentError('--from', `"${values.from}" is not NAMESPACE/POD`);
+      if (!/^[^/]+\/[^/]+$/.test(values.from))
+        throw new InvalidArgumentError('--from', `"${values.from}" is not NAMESPACE/POD`);
       lookup = resolveFromPod(state, values.from, qname, type);
       answer = lookup.response;
       question = { name: lookup.question.name, type };
@@ -106,10 +117,13 @@ export const dig: Command = {
         authority: answer.authorities.map(jsonRecord),
         additionals: answer.additionals.map(jsonRecord),
       };
-      if (lookup) json.queries = lookup.queries.map((q) => ({ name: fqdn(q.name), type: q.type, rcode: q.rcode }));
+      if (lookup)
+        json.queries = lookup.queries.map((q) => ({ name: fqdn(q.name), type: q.type, rcode: q.rcode }));
       io.out(`${stableJson(json)}\n`);
     } else {
-      io.out(`; <<>> podnet dig <<>> ${[name, typeArg, lookup ? `--from ${values.from}` : ''].filter(Boolean).join(' ')}\n`);
+      io.out(
+        `; <<>> podnet dig <<>> ${[name, typeArg, lookup ? `--from ${values.from}` : ''].filter(Boolean).join(' ')}\n`,
+      );
       io.out(renderText(question, answer, server, lookup));
     }
     return answer.rcode === 'NOERROR' ? EXIT.ok : EXIT.negative;

@@ -12,7 +12,8 @@ export function renderNode(plan: NodeDataplane, part: Part): string {
   if (part === 'ip' || part === 'all') sections.push(['ip', ipCommands(plan).join('\n')]);
   if (part === 'iptables' || part === 'all') {
     sections.push(['iptables-restore (IPv4)', plan.iptables.ipv4]);
-    if (plan.iptables.ipv6 || part === 'iptables') sections.push(['ip6tables-restore (IPv6)', plan.iptables.ipv6]);
+    if (plan.iptables.ipv6 || part === 'iptables')
+      sections.push(['ip6tables-restore (IPv6)', plan.iptables.ipv6]);
   }
   if (part === 'nft' || part === 'all') sections.push(['nft -f', plan.nftables]);
   if (part === 'ipvs' || part === 'all') {
@@ -42,7 +43,9 @@ export const render: Command = {
     printWarnings(state, io);
     const plan = buildPlan(state).nodes.find((n) => n.node === node);
     if (!plan) {
-      throw new NotFoundError(`--node: no node "${node}" (nodes: ${state.nodes.map((n) => n.name).join(', ')})`);
+      throw new NotFoundError(
+        `--node: no node "${node}" (nodes: ${state.nodes.map((n) => n.name).join(', ')})`,
+      );
     }
     io.out(renderNode(plan, part));
     return EXIT.ok;

@@ -7,15 +7,24 @@ import { main } from '../main.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 /** The ClusterIP the allocator gives default/web in the two-node example. */
-const WEB_IP = (await loadCluster([`${root}examples/two-node.yaml`])).services.find((s) => s.name === 'web')!.clusterIPs[0];
+const WEB_IP = (await loadCluster([`${root}examples/two-node.yaml`])).services.find((s) => s.name === 'web')!
+  .clusterIPs[0];
 
 /** A bare A query (RFC 1035 wire format) and the bits of the reply the test reads. */
 function query(name: string): Buffer {
   const labels = name.split('.').flatMap((l) => [Buffer.from([l.length]), Buffer.from(l)]);
-  return Buffer.concat([Buffer.from([0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+  return Buffer.concat([
+    Buffer.from([0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ...labels,
+    Buffer.from([0, 0, 1, 0, 1]),
+  ]);
 }
 
-function ask(port: number, name: string, timeoutMs = 2000): Promise<{ rcode: number; answers: number; lastA: string }> {
+function ask(
+  port: number,
+  name: string,
+  timeoutMs = 2000,
+): Promise<{ rcode: number; answers: number; lastA: string }> {
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket('udp4');
     const timer = setTimeout(() => {
@@ -40,12 +49,27 @@ describe('podnet serve', () => {
   it('serves DNS for the manifests until SIGTERM; SIGHUP reloads', async () => {
     const io = bufferIo('', root);
     const done = main(
-      ['serve', 'dns', '-f', 'examples/two-node.yaml', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0', '--ready', 'off', '--metrics', 'off'],
+      [
+        'serve',
+        'dns',
+        '-f',
+        'examples/two-node.yaml',
+        '--listen',
+        '127.0.0.1:0',
+        '--health',
+        '127.0.0.1:0',
+        '--ready',
+        'off',
+        '--metrics',
+        'off',
+      ],
       io,
     );
     await until(() => io.stdout.includes('Ctrl-C'));
     const port = Number(/udp 127\.0\.0\.1:(\d+)/.exec(io.stdout)?.[1]);
-    expect(io.stdout).toMatch(/serving DNS for cluster\.local \(2 services, 6 pods\) on udp 127\.0\.0\.1:\d+, tcp 127\.0\.0\.1:\d+, http 127\.0\.0\.1:\d+\/health/);
+    expect(io.stdout).toMatch(
+      /serving DNS for cluster\.local \(2 services, 6 pods\) on udp 127\.0\.0\.1:\d+, tcp 127\.0\.0\.1:\d+, http 127\.0\.0\.1:\d+\/health/,
+    );
     const r = await ask(port, 'web.default.svc.cluster.local');
     expect(r).toEqual({ rcode: 0, answers: 1, lastA: WEB_IP });
     process.emit('SIGHUP', 'SIGHUP');

@@ -25,7 +25,8 @@ const addressOption = (values: ParsedCommand['values'], name: string): string | 
 /** The servers `podnet serve` can run, by name. */
 const SERVERS: Record<string, { describe(state: ClusterState): string; start: Server }> = {
   dns: {
-    describe: (s) => `DNS for ${s.network.clusterDomain} (${s.services.length} services, ${s.pods.length} pods)`,
+    describe: (s) =>
+      `DNS for ${s.network.clusterDomain} (${s.services.length} services, ${s.pods.length} pods)`,
     start: (state, values) => {
       const upstreams = values.upstream;
       return startDnsServer({
