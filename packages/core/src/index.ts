@@ -6,6 +6,7 @@ export * from './engine.js';
 export * from './errors.js';
 export * from './ip.js';
 export * from './ip-commands.js';
+export * from './kube-proxy-config.js';
 export * from './model.js';
 export * from './packet/index.js';
 export * from './pcap.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EndpointInfo, EndpointSliceInfo, ServiceInfo } from './model.js';
-import { categorizeEndpoints, changedServices, servicePortTable } from './service-ports.js';
+import { categorizeEndpoints, changedServices, routeServicePort, servicePortTable } from './service-ports.js';
 import { fixtureCluster } from './testing/cluster-fixture.js';
 
 const state = fixtureCluster({
@@ -85,6 +85,45 @@ describe('categorizeEndpoints', () => {
     expect(c.cluster.map((e) => e.ip)).toEqual(['10.244.0.2']);
     expect(c.local.map((e) => e.ip)).toEqual(['10.244.0.2']);
     expect(c.allReachable.map((e) => e.ip)).toEqual(['10.244.0.2']);
+  });
+});
+
+describe('routeServicePort', () => {
+  const route = (patch: Partial<ServiceInfo>, endpoints: EndpointInfo[]) => {
+    const svc = { ...state.services[0], ...patch };
+    const [entry] = servicePortTable([svc], withEndpoints(endpoints), node1, 4);
+    return routeServicePort(entry.sp, entry.endpoints);
+  };
+  const flags = (r: ReturnType<typeof routeServicePort>) => [
+    r.hasInternal,
+    r.hasExternal,
+    r.usesClusterChain,
+    r.usesLocalChain,
+    r.usesExternalChain,
+  ];
+  const both = [ep('10.244.0.2', 'node-1'), ep('10.244.1.2', 'node-2')];
+  const remote = [ep('10.244.1.2', 'node-2')];
+
+  it('externalTrafficPolicy Local: cluster, local and external chains while this node has an endpoint', () => {
+    const r = route({}, both);
+    expect(r.cluster.map((e) => e.ip)).toEqual(['10.244.0.2', '10.244.1.2']);
+    expect(flags(r)).toEqual([true, true, true, true, true]);
+    expect(flags(route({}, remote))).toEqual([true, false, true, false, true]);
+  });
+
+  it('internalTrafficPolicy Local on a ClusterIP service: only the local chain, none without a local endpoint', () => {
+    const clusterIP: Partial<ServiceInfo> = {
+      type: 'ClusterIP',
+      internalTrafficPolicy: 'Local',
+      externalTrafficPolicy: 'Cluster',
+      ports: [{ ...state.services[0].ports[0], nodePort: undefined }],
+    };
+    expect(flags(route(clusterIP, both))).toEqual([true, true, false, true, false]);
+    expect(flags(route(clusterIP, remote))).toEqual([false, true, false, false, false]);
+  });
+
+  it('no usable endpoint: nothing has an endpoint and no chain is written', () => {
+    expect(flags(route({}, []))).toEqual([false, false, false, false, false]);
   });
 });
 

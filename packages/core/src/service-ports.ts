@@ -223,6 +223,34 @@ export function categorizeEndpoints(sp: ServicePort, endpoints: Endpoint[]): Cat
   return { cluster, local, allReachable, hasAny };
 }
 
+/** What every kube-proxy mode decides for one service port from its categorized endpoints. */
+export interface ServicePortRouting extends CategorizedEndpoints {
+  /** ClusterIP traffic has an endpoint under internalTrafficPolicy (a local one for Local). */
+  hasInternal: boolean;
+  /** External traffic has an endpoint under externalTrafficPolicy (a local one for Local). */
+  hasExternal: boolean;
+  /** The mode writes the chain over `cluster` endpoints (KUBE-SVC-, service-). */
+  usesClusterChain: boolean;
+  /** The mode writes the chain over `local` endpoints (KUBE-SVL-, local-). */
+  usesLocalChain: boolean;
+  /** The mode writes the external-traffic chain (KUBE-EXT-, external-). */
+  usesExternalChain: boolean;
+}
+
+/** categorizeEndpoints plus the per-port decisions kube-proxy's iptables and nftables proxiers share. */
+export function routeServicePort(sp: ServicePort, endpoints: Endpoint[]): ServicePortRouting {
+  const c = categorizeEndpoints(sp, endpoints);
+  const noLocal = c.local.length === 0;
+  return {
+    ...c,
+    hasInternal: c.hasAny && !(sp.internalPolicyLocal && noLocal),
+    hasExternal: c.hasAny && !(sp.externalPolicyLocal && noLocal),
+    usesClusterChain: c.cluster.length > 0 && usesClusterEndpoints(sp),
+    usesLocalChain: !noLocal && usesLocalEndpoints(sp),
+    usesExternalChain: c.hasAny && externallyAccessible(sp),
+  };
+}
+
 /**
  * What kube-proxy's change trackers compare to decide a service changed between two syncs: its
  * ports as this family sees them and its endpoints. Keyed by `namespace/name`.

@@ -3,26 +3,7 @@
  * base32(sha256(...)) because iptables chain names are limited to 28 characters.
  */
 import { createHash } from 'node:crypto';
-
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** The first `chars` characters of Go's base32.StdEncoding of `bytes`. */
-export function base32Prefix(bytes: Uint8Array, chars: number): string {
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const b of bytes) {
-    value = ((value << 8) | b) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-      if (out.length === chars) return out;
-    }
-  }
-  if (bits > 0 && out.length < chars) out += BASE32[(value << (5 - bits)) & 31];
-  return out;
-}
+import { base32Prefix } from '@podnet/core';
 
 export function sha256Base32(text: string, chars: number): string {
   return base32Prefix(createHash('sha256').update(text).digest(), chars);

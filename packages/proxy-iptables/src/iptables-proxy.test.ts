@@ -1,41 +1,28 @@
+import {
+  FAKE_NODE,
+  fakeDualStackWorld,
+  fakeEndpoint,
+  fakeOneServiceWorld,
+  fakePort,
+  fakeService,
+  fakeSlice,
+  fakeWorld,
+} from '@podnet/core/testing';
 import { describe, expect, it } from 'vitest';
 import { iptablesProxy, renderIptables } from './iptables-proxy.js';
 import { endpointChainName, serviceChainNames } from './iptables-names.js';
 import { ENSURE_MARKER } from './iptables-rules.js';
-import {
-  applyRestore,
-  chainRules,
-  endpoint,
-  port,
-  restoreData,
-  service,
-  slice,
-  TEST_NODE,
-  world,
-} from './test-support.js';
+import { applyRestore, chainRules, restoreData } from './test-support.js';
 
 const svc1 = serviceChainNames('ns1/svc1:p80', 'tcp');
 const sep = (ep: string) => endpointChainName('ns1/svc1:p80', 'tcp', ep);
-const p80 = [{ name: 'p80', port: 80 }];
-
-function oneService(
-  patch: Parameters<typeof service>[2],
-  endpoints = [endpoint('10.180.0.1')],
-  network = {},
-) {
-  return world({
-    network,
-    services: [service('ns1', 'svc1', { clusterIPs: ['172.30.0.41'], ports: [port('p80', 80)], ...patch })],
-    slices: [slice('ns1', 'svc1', endpoints, p80)],
-  });
-}
 
 const nat = (text: string, chain: string) => chainRules(text, 'nat', chain);
 const filter = (text: string, chain: string) => chainRules(text, 'filter', chain);
 
 describe('ClusterIP', () => {
-  const eps = [endpoint('10.180.0.1'), endpoint('10.180.0.2'), endpoint('10.180.0.3')];
-  const text = renderIptables(oneService({}, eps)).ipv4;
+  const eps = [fakeEndpoint('10.180.0.1'), fakeEndpoint('10.180.0.2'), fakeEndpoint('10.180.0.3')];
+  const text = renderIptables(fakeOneServiceWorld({}, eps)).ipv4;
 
   it('jumps from KUBE-SERVICES to the service chain for the cluster IP and port', () => {
     expect(nat(text, 'KUBE-SERVICES')[0]).toBe(
@@ -81,14 +68,16 @@ describe('ClusterIP', () => {
 
   it('uses the protocol in matches and chain names (UDP, SCTP)', () => {
     const udp = renderIptables(
-      world({
+      fakeWorld({
         services: [
-          service('ns1', 'dns', {
+          fakeService('ns1', 'dns', {
             clusterIPs: ['172.30.0.10'],
-            ports: [port('dns', 53, { protocol: 'UDP' })],
+            ports: [fakePort('dns', 53, { protocol: 'UDP' })],
           }),
         ],
-        slices: [slice('ns1', 'dns', [endpoint('10.180.0.9')], [{ name: 'dns', port: 53, protocol: 'UDP' }])],
+        slices: [
+          fakeSlice('ns1', 'dns', [fakeEndpoint('10.180.0.9')], [{ name: 'dns', port: 53, protocol: 'UDP' }]),
+        ],
       }),
     ).ipv4;
     const names = serviceChainNames('ns1/dns:dns', 'udp');
@@ -100,9 +89,9 @@ describe('ClusterIP', () => {
 
   it('names an unnamed port ns/name in comments and hashes', () => {
     const t = renderIptables(
-      world({
-        services: [service('ns1', 'web', { clusterIPs: ['172.30.0.50'], ports: [port('', 8080)] })],
-        slices: [slice('ns1', 'web', [endpoint('10.180.0.7')], [{ name: '', port: 8080 }])],
+      fakeWorld({
+        services: [fakeService('ns1', 'web', { clusterIPs: ['172.30.0.50'], ports: [fakePort('', 8080)] })],
+        slices: [fakeSlice('ns1', 'web', [fakeEndpoint('10.180.0.7')], [{ name: '', port: 8080 }])],
       }),
     ).ipv4;
     expect(nat(t, serviceChainNames('ns1/web', 'tcp').svc)[1]).toContain('"ns1/web -> 10.180.0.7:8080"');
@@ -110,16 +99,16 @@ describe('ClusterIP', () => {
 
   it('skips headless and ExternalName services', () => {
     const t = renderIptables(
-      world({
+      fakeWorld({
         services: [
-          service('ns1', 'headless', { headless: true, clusterIPs: [], ports: [port('p', 80)] }),
-          service('ns1', 'ext', {
+          fakeService('ns1', 'headless', { headless: true, clusterIPs: [], ports: [fakePort('p', 80)] }),
+          fakeService('ns1', 'ext', {
             type: 'ExternalName',
             externalName: 'example.com',
-            ports: [port('p', 80)],
+            ports: [fakePort('p', 80)],
           }),
         ],
-        slices: [slice('ns1', 'headless', [endpoint('10.180.0.1')], [{ name: 'p', port: 80 }])],
+        slices: [fakeSlice('ns1', 'headless', [fakeEndpoint('10.180.0.1')], [{ name: 'p', port: 80 }])],
       }),
     ).ipv4;
     expect(t).not.toContain('KUBE-SVC-');
@@ -128,30 +117,14 @@ describe('ClusterIP', () => {
   });
 
   it('is deterministic', () => {
-    expect(renderIptables(oneService({}, eps))).toEqual(renderIptables(oneService({}, eps)));
+    expect(renderIptables(fakeOneServiceWorld({}, eps))).toEqual(
+      renderIptables(fakeOneServiceWorld({}, eps)),
+    );
   });
 });
 
 describe('dual stack', () => {
-  const ctx = world({
-    network: {
-      clusterCIDRs: ['10.0.0.0/8', 'fd00:10::/64'],
-      ipFamilies: [4, 6],
-      serviceCIDRs: ['172.30.0.0/16', 'fd00:30::/112'],
-    },
-    node: { internalIPs: ['192.168.0.2', '2001:db8::2'] },
-    services: [
-      service('ns1', 'svc1', {
-        clusterIPs: ['172.30.0.41', 'fd00:30::41'],
-        ipFamilies: [4, 6],
-        ports: [port('p80', 80)],
-      }),
-    ],
-    slices: [
-      slice('ns1', 'svc1', [endpoint('10.180.0.1')], p80),
-      slice('ns1', 'svc1', [endpoint('fd00:10::5', { nodeName: TEST_NODE })], p80, 'IPv6'),
-    ],
-  });
+  const ctx = fakeDualStackWorld();
   const { ipv4, ipv6 } = renderIptables(ctx);
 
   it('renders each family from its own cluster IP, endpoints and pod CIDR', () => {
@@ -172,13 +145,13 @@ describe('dual stack', () => {
   });
 
   it('leaves the IPv6 text empty in a single-stack cluster', () => {
-    expect(renderIptables(oneService({})).ipv6).toBe('');
+    expect(renderIptables(fakeOneServiceWorld({})).ipv6).toBe('');
   });
 });
 
 describe('NodePort', () => {
   const text = renderIptables(
-    oneService({ type: 'NodePort', ports: [port('p80', 80, { nodePort: 30080 })] }),
+    fakeOneServiceWorld({ type: 'NodePort', ports: [fakePort('p80', 80, { nodePort: 30080 })] }),
   ).ipv4;
 
   it('sends the node port to the external chain, which masquerades and goes to the service', () => {
@@ -199,7 +172,7 @@ describe('NodePort', () => {
 
   it('excludes 127.0.0.0/8 when iptables.localhostNodePorts is false', () => {
     const t = renderIptables(
-      oneService({ type: 'NodePort', ports: [port('p80', 80, { nodePort: 30080 })] }),
+      fakeOneServiceWorld({ type: 'NodePort', ports: [fakePort('p80', 80, { nodePort: 30080 })] }),
       {
         iptables: { localhostNodePorts: false },
       },
@@ -211,7 +184,7 @@ describe('NodePort', () => {
   });
 
   it('with nodePortAddresses, jumps to KUBE-NODEPORTS only for the node addresses inside them', () => {
-    const ctx = oneService({ type: 'NodePort', ports: [port('p80', 80, { nodePort: 30080 })] });
+    const ctx = fakeOneServiceWorld({ type: 'NodePort', ports: [fakePort('p80', 80, { nodePort: 30080 })] });
     const byCidr = renderIptables(ctx, { nodePortAddresses: ['192.168.0.0/24'] }).ipv4;
     expect(nat(byCidr, 'KUBE-SERVICES').at(-1)).toBe(
       '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -d 192.168.0.2 -j KUBE-NODEPORTS',
@@ -229,7 +202,7 @@ describe('NodePort', () => {
 
   it('counts the localhost NodePort rule with nfacct when the counters exist', () => {
     const t = renderIptables(
-      oneService({ type: 'NodePort', ports: [port('p80', 80, { nodePort: 30080 })] }),
+      fakeOneServiceWorld({ type: 'NodePort', ports: [fakePort('p80', 80, { nodePort: 30080 })] }),
       {
         host: { nfacct: true },
       },
@@ -245,9 +218,9 @@ describe('NodePort', () => {
 
 describe('LoadBalancer and externalIPs', () => {
   const lb = (ranges: string[]) =>
-    oneService({
+    fakeOneServiceWorld({
       type: 'LoadBalancer',
-      ports: [port('p80', 80, { nodePort: 30080 })],
+      ports: [fakePort('p80', 80, { nodePort: 30080 })],
       loadBalancerIPs: ['5.6.7.8'],
       externalIPs: ['192.168.99.11'],
       loadBalancerSourceRanges: ranges,
@@ -289,19 +262,19 @@ describe('LoadBalancer and externalIPs', () => {
 
 describe('externalTrafficPolicy: Local', () => {
   const ctx = (nodeName?: string) =>
-    oneService(
+    fakeOneServiceWorld(
       {
         type: 'LoadBalancer',
         externalTrafficPolicy: 'Local',
-        ports: [port('p80', 80, { nodePort: 30080 })],
+        ports: [fakePort('p80', 80, { nodePort: 30080 })],
         loadBalancerIPs: ['1.2.3.4'],
         healthCheckNodePort: 30000,
       },
-      [endpoint('10.180.0.1', { nodeName }), endpoint('10.180.0.2', { nodeName: 'other-node' })],
+      [fakeEndpoint('10.180.0.1', { nodeName }), fakeEndpoint('10.180.0.2', { nodeName: 'other-node' })],
     );
 
   it('short-circuits pod and node traffic to the cluster chain and sends the rest to KUBE-SVL-', () => {
-    const text = renderIptables(ctx(TEST_NODE)).ipv4;
+    const text = renderIptables(ctx(FAKE_NODE)).ipv4;
     expect(nat(text, svc1.ext)).toEqual([
       `-A ${svc1.ext} -m comment --comment "pod traffic for ns1/svc1:p80 external destinations" -s 10.0.0.0/8 -j ${svc1.svc}`,
       `-A ${svc1.ext} -m comment --comment "masquerade LOCAL traffic for ns1/svc1:p80 external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
@@ -315,7 +288,7 @@ describe('externalTrafficPolicy: Local', () => {
   });
 
   it('opens the health check node port in the filter table', () => {
-    expect(filter(renderIptables(ctx(TEST_NODE)).ipv4, 'KUBE-NODEPORTS')).toEqual([
+    expect(filter(renderIptables(ctx(FAKE_NODE)).ipv4, 'KUBE-NODEPORTS')).toEqual([
       '-A KUBE-NODEPORTS -m comment --comment "ns1/svc1:p80 health check node port" -m tcp -p tcp --dport 30000 -j ACCEPT',
     ]);
   });
@@ -334,9 +307,9 @@ describe('externalTrafficPolicy: Local', () => {
 describe('internalTrafficPolicy: Local', () => {
   it('sends ClusterIP traffic to KUBE-SVL- with only this node’s endpoints', () => {
     const text = renderIptables(
-      oneService({ internalTrafficPolicy: 'Local' }, [
-        endpoint('10.180.0.1', { nodeName: TEST_NODE }),
-        endpoint('10.180.0.2'),
+      fakeOneServiceWorld({ internalTrafficPolicy: 'Local' }, [
+        fakeEndpoint('10.180.0.1', { nodeName: FAKE_NODE }),
+        fakeEndpoint('10.180.0.2'),
       ]),
     ).ipv4;
     expect(nat(text, 'KUBE-SERVICES')[0]).toContain(`-j ${svc1.svl}`);
@@ -349,7 +322,7 @@ describe('internalTrafficPolicy: Local', () => {
 
   it('drops ClusterIP traffic when this node has no endpoint', () => {
     const text = renderIptables(
-      oneService({ internalTrafficPolicy: 'Local' }, [endpoint('10.180.0.2')]),
+      fakeOneServiceWorld({ internalTrafficPolicy: 'Local' }, [fakeEndpoint('10.180.0.2')]),
     ).ipv4;
     expect(filter(text, 'KUBE-SERVICES')).toEqual([
       '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 has no local endpoints" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j DROP',
@@ -360,9 +333,9 @@ describe('internalTrafficPolicy: Local', () => {
 describe('session affinity ClientIP', () => {
   it('checks and records the client with -m recent under the endpoint chain name', () => {
     const text = renderIptables(
-      oneService({ sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 600 }, [
-        endpoint('10.180.0.1'),
-        endpoint('10.180.0.2'),
+      fakeOneServiceWorld({ sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 600 }, [
+        fakeEndpoint('10.180.0.1'),
+        fakeEndpoint('10.180.0.2'),
       ]),
     ).ipv4;
     const a = sep('10.180.0.1:80');
@@ -379,10 +352,10 @@ describe('session affinity ClientIP', () => {
 describe('services without usable endpoints', () => {
   it('REJECTs the cluster IP, external IPs, LB IPs and node port in the filter table', () => {
     const text = renderIptables(
-      oneService(
+      fakeOneServiceWorld(
         {
           type: 'LoadBalancer',
-          ports: [port('p80', 80, { nodePort: 30080 })],
+          ports: [fakePort('p80', 80, { nodePort: 30080 })],
           externalIPs: ['192.168.99.11'],
           loadBalancerIPs: ['1.2.3.4'],
         },
@@ -403,13 +376,15 @@ describe('services without usable endpoints', () => {
 
   it('falls back to serving terminating endpoints only when none is ready', () => {
     const terminating = (ip: string, serving = true) =>
-      endpoint(ip, { ready: false, serving, terminating: true });
+      fakeEndpoint(ip, { ready: false, serving, terminating: true });
     const onlyTerminating = renderIptables(
-      oneService({}, [terminating('10.180.0.1'), terminating('10.180.0.2', false)]),
+      fakeOneServiceWorld({}, [terminating('10.180.0.1'), terminating('10.180.0.2', false)]),
     ).ipv4;
     expect(nat(onlyTerminating, svc1.svc)[1]).toContain(`-j ${sep('10.180.0.1:80')}`);
     expect(onlyTerminating).not.toContain(sep('10.180.0.2:80'));
-    const mixed = renderIptables(oneService({}, [terminating('10.180.0.1'), endpoint('10.180.0.3')])).ipv4;
+    const mixed = renderIptables(
+      fakeOneServiceWorld({}, [terminating('10.180.0.1'), fakeEndpoint('10.180.0.3')]),
+    ).ipv4;
     expect(nat(mixed, svc1.svc).slice(1)).toEqual([
       `-A ${svc1.svc} -m comment --comment "ns1/svc1:p80 -> 10.180.0.3:80" -j ${sep('10.180.0.3:80')}`,
     ]);
@@ -418,22 +393,25 @@ describe('services without usable endpoints', () => {
 
 describe('options', () => {
   it('masqueradeAll masquerades every ClusterIP connection', () => {
-    const text = renderIptables(oneService({}), { masqueradeAll: true }).ipv4;
+    const text = renderIptables(fakeOneServiceWorld({}), { masqueradeAll: true }).ipv4;
     expect(nat(text, svc1.svc)[0]).toBe(
       `-A ${svc1.svc} -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-MARK-MASQ`,
     );
   });
 
   it('masqueradeBit sets the mark; iptables.masqueradeBit wins over it', () => {
-    expect(nat(renderIptables(oneService({}), { masqueradeBit: 0 }).ipv4, 'KUBE-MARK-MASQ')[0]).toContain(
-      '--or-mark 0x00000001',
-    );
-    const both = renderIptables(oneService({}), { masqueradeBit: 0, iptables: { masqueradeBit: 31 } }).ipv4;
+    expect(
+      nat(renderIptables(fakeOneServiceWorld({}), { masqueradeBit: 0 }).ipv4, 'KUBE-MARK-MASQ')[0],
+    ).toContain('--or-mark 0x00000001');
+    const both = renderIptables(fakeOneServiceWorld({}), {
+      masqueradeBit: 0,
+      iptables: { masqueradeBit: 31 },
+    }).ipv4;
     expect(nat(both, 'KUBE-MARK-MASQ')[0]).toContain('--or-mark 0x80000000');
   });
 
   it('detectLocalMode chooses how pod traffic is recognised', () => {
-    const rule = (o: object) => nat(renderIptables(oneService({}), o).ipv4, svc1.svc)[0];
+    const rule = (o: object) => nat(renderIptables(fakeOneServiceWorld({}), o).ipv4, svc1.svc)[0];
     expect(rule({ detectLocalMode: 'NodeCIDR' })).toContain('! -s 10.0.0.0/24 -j KUBE-MARK-MASQ');
     expect(rule({ detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: 'cni0' } })).toContain(
       '! -i cni0 -j',
@@ -445,12 +423,12 @@ describe('options', () => {
   });
 
   it('writes no masquerade rule for ClusterIPs without a pod CIDR to tell pods apart', () => {
-    const text = renderIptables(oneService({}, undefined, { clusterCIDRs: [] })).ipv4;
+    const text = renderIptables(fakeOneServiceWorld({}, undefined, { clusterCIDRs: [] })).ipv4;
     expect(nat(text, svc1.svc)).toHaveLength(1);
   });
 
   it('conntrack.tcpBeLiberal drops the INVALID rule; host.randomFully false drops --random-fully', () => {
-    const text = renderIptables(oneService({}), {
+    const text = renderIptables(fakeOneServiceWorld({}), {
       conntrack: { tcpBeLiberal: true },
       host: { randomFully: false },
     }).ipv4;
@@ -459,7 +437,7 @@ describe('options', () => {
   });
 
   it('reads ClusterNetwork.spec.proxy at render time, over the factory options', () => {
-    const ctx = oneService({}, undefined, { proxy: { mode: 'iptables', masqueradeBit: 3 } });
+    const ctx = fakeOneServiceWorld({}, undefined, { proxy: { mode: 'iptables', masqueradeBit: 3 } });
     const out = iptablesProxy({ masqueradeBit: 5, masqueradeAll: true }).render(ctx).iptables?.ipv4 ?? '';
     expect(nat(out, 'KUBE-MARK-MASQ')[0]).toContain('--or-mark 0x00000008');
     expect(nat(out, svc1.svc)[0]).not.toContain('! -s');
@@ -468,9 +446,9 @@ describe('options', () => {
 
 describe('large cluster mode', () => {
   const many = (n: number) =>
-    oneService(
+    fakeOneServiceWorld(
       {},
-      Array.from({ length: n }, (_, i) => endpoint(`10.181.${i >> 8}.${i & 255}`)),
+      Array.from({ length: n }, (_, i) => fakeEndpoint(`10.181.${i >> 8}.${i & 255}`)),
     );
 
   it('keeps comments up to 1000 endpoints and drops the endpoint comments above', () => {
@@ -489,7 +467,7 @@ describe('large cluster mode', () => {
 
 describe('EnsureRule block', () => {
   it('follows the restore data and reproduces kube-proxy’s jump order in the built-in chains', () => {
-    const text = renderIptables(oneService({})).ipv4;
+    const text = renderIptables(fakeOneServiceWorld({})).ipv4;
     expect(restoreData(text, ENSURE_MARKER)).not.toContain('-I ');
     const tables = applyRestore([text]);
     expect(tables.get('filter')?.get('INPUT')).toEqual([

@@ -17,7 +17,6 @@ import {
   type IptablesProxyOptions,
   type ResolvedOptions,
   resolveOptions,
-  STATE_PATH,
   validateOptions,
 } from './iptables-options.js';
 import { syncFamily } from './iptables-rules.js';
@@ -49,7 +48,7 @@ export function renderIptables(
   ctx: RenderContext,
   options: IptablesProxyOptions = {},
 ): { ipv4: string; ipv6: string } {
-  const resolved = resolveOptions(validateOptions(options, STATE_PATH), ctx);
+  const resolved = resolveOptions(validateOptions(options), ctx);
   const out = { ipv4: '', ipv6: '' };
   for (const family of families(ctx)) {
     const s = familyState(ctx, resolved, family);
@@ -68,7 +67,7 @@ export function renderIptablesUpdate(
   previous: RenderContext,
   options: IptablesProxyOptions = {},
 ): { ipv4: string; ipv6: string } {
-  const opts = validateOptions(options, STATE_PATH);
+  const opts = validateOptions(options);
   const now = resolveOptions(opts, ctx);
   const before = resolveOptions(opts, previous);
   const out = { ipv4: '', ipv6: '' };
@@ -103,7 +102,7 @@ export function renderIptablesUpdate(
  * `ClusterNetwork.spec.proxy` are merged over the ones given here at render time.
  */
 export function iptablesProxy(options: IptablesProxyOptions = {}): ServiceProxy {
-  const validated = validateOptions(options, STATE_PATH);
+  const validated = validateOptions(options);
   return {
     specificationVersion: SPECIFICATION_VERSION,
     kind: 'service-proxy',

@@ -4,17 +4,13 @@
  * sync in which only the chains of changed services are declared and rewritten.
  */
 import {
-  categorizeEndpoints,
   cidrContains,
   type Endpoint,
-  externallyAccessible,
   type IpFamily,
-  isCidr,
-  parseCidr,
+  resolveNodePortAddresses,
+  routeServicePort,
   type ServicePort,
   type ServicePortEntry,
-  usesClusterEndpoints,
-  usesLocalEndpoints,
 } from '@podnet/core';
 import type { ResolvedOptions } from './iptables-options.js';
 import {
@@ -116,32 +112,6 @@ export interface FamilySyncOutput {
   activeNatChains: Set<string>;
 }
 
-interface NodePortAddresses {
-  matchAll: boolean;
-  containsIPv4Loopback: boolean;
-  /** Node addresses inside the CIDRs (kube-proxy's GetNodeIPs), sorted. */
-  ips: string[];
-}
-
-function nodePortAddresses(
-  raw: readonly string[],
-  family: IpFamily,
-  nodeIPs: readonly string[],
-): NodePortAddresses {
-  const host = family === 4 ? 32 : 128;
-  const cidrs = raw
-    .flatMap((a) => (a === 'primary' ? nodeIPs.slice(0, 1).map((ip) => `${ip}/${host}`) : [a]))
-    .filter((c) => isCidr(c) && parseCidr(c).family === family)
-    .map((c) => parseCidr(c));
-  const matchAll = cidrs.length === 0 || cidrs.some((c) => c.prefix === 0);
-  const containsIPv4Loopback = family === 4 && (matchAll || cidrs.some((c) => cidrContains(c, '127.0.0.0')));
-  const candidates = [family === 4 ? '127.0.0.1' : '::1', ...nodeIPs];
-  const ips = matchAll
-    ? []
-    : [...new Set(candidates.filter((ip) => cidrs.some((c) => cidrContains(c, ip))))].sort();
-  return { matchAll, containsIPv4Loopback, ips };
-}
-
 const isLoopback = (ip: string) => ip === '::1' || ip.startsWith('127.');
 
 /** Lines appended with spaces between words, as kube-proxy's LineBuffer writes them. */
@@ -151,7 +121,7 @@ export function syncFamily(input: FamilySyncInput): FamilySyncOutput {
   const { family, entries, options: o } = input;
   const ipv6 = family === 6;
   const mark = o.masqueradeMark;
-  const npa = nodePortAddresses(o.nodePortAddresses, family, input.nodeIPs);
+  const npa = resolveNodePortAddresses(o.nodePortAddresses, family, input.nodeIPs);
   const localhostNodePorts = !ipv6 && o.localhostNodePorts && npa.containsIPv4Loopback;
   const detector = o.detectLocal[family];
 
@@ -188,25 +158,12 @@ export function syncFamily(input: FamilySyncInput): FamilySyncOutput {
     const { proto } = sp;
     const name = sp.nameString;
     const chains: ServiceChains = serviceChainNames(name, proto);
-    const { cluster, local, allReachable, hasAny } = categorizeEndpoints(sp, endpoints);
+    const route = routeServicePort(sp, endpoints);
+    const { cluster, local, allReachable, hasAny, hasInternal, hasExternal } = route;
     const seps = new Map(allReachable.map((ep) => [ep.key, endpointChainName(name, proto, ep.key)]));
     const sepOf = (ep: Endpoint) => seps.get(ep.key) ?? endpointChainName(name, proto, ep.key);
-    const usesClusterChain = cluster.length > 0 && usesClusterEndpoints(sp);
-    const usesLocalChain = local.length > 0 && usesLocalEndpoints(sp);
-
-    let internalChain = chains.svc;
-    let hasInternal = hasAny;
-    if (sp.internalPolicyLocal) {
-      internalChain = chains.svl;
-      if (local.length === 0) hasInternal = false;
-    }
-    let externalPolicyChain = chains.svc;
-    let hasExternal = hasAny;
-    if (sp.externalPolicyLocal) {
-      externalPolicyChain = chains.svl;
-      if (local.length === 0) hasExternal = false;
-    }
-    const usesExtChain = hasAny && externallyAccessible(sp);
+    const internalChain = sp.internalPolicyLocal ? chains.svl : chains.svc;
+    const externalPolicyChain = sp.externalPolicyLocal ? chains.svl : chains.svc;
     const usesFwChain = hasAny && sp.loadBalancerVIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
     const lbChain = usesFwChain ? chains.fw : chains.ext;
 
@@ -309,7 +266,7 @@ export function syncFamily(input: FamilySyncInput): FamilySyncOutput {
       else if (detector) nr.push(`-A ${internalChain} ${args} ${detector.ifNotLocal} -j ${MARK_MASQ}`);
     }
     // External traffic handling.
-    if (usesExtChain) {
+    if (route.usesExternalChain) {
       nc.push(`:${chains.ext} - [0:0]`);
       active.add(chains.ext);
       if (!sp.externalPolicyLocal) {
@@ -346,12 +303,12 @@ export function syncFamily(input: FamilySyncInput): FamilySyncOutput {
         `-A ${chains.fw} -m comment --comment "other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL"`,
       );
     }
-    if (usesClusterChain) {
+    if (route.usesClusterChain) {
       nc.push(`:${chains.svc} - [0:0]`);
       active.add(chains.svc);
       writeServiceToEndpointRules(nr, sp, chains.svc, cluster, sepOf, comment);
     }
-    if (usesLocalChain) {
+    if (route.usesLocalChain) {
       nc.push(`:${chains.svl} - [0:0]`);
       active.add(chains.svl);
       writeServiceToEndpointRules(nr, sp, chains.svl, local, sepOf, comment);

@@ -1,18 +1,18 @@
 import type { RenderContext, ServiceInfo } from '@podnet/core';
+import {
+  fakeEndpoint,
+  fakeGeneratedWorld,
+  fakePort,
+  fakeService,
+  fakeSlice,
+  fakeWorld,
+  type GeneratedService,
+} from '@podnet/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { iptablesProxy, renderIptables, renderIptablesUpdate } from './iptables-proxy.js';
 import { endpointChainName, serviceChainNames } from './iptables-names.js';
-import {
-  applyRestore,
-  endpoint,
-  port,
-  service,
-  slice,
-  TEST_NODE,
-  tablesText,
-  world,
-} from './test-support.js';
+import { applyRestore, tablesText } from './test-support.js';
 
 /** n ClusterIP services svcI at 172.30.1.I, each with endpoints 10.1.I.1 and 10.1.I.2. */
 function cluster(
@@ -24,19 +24,23 @@ function cluster(
   for (let i = 0; i < n; i++) {
     const e = edit(i);
     services.push(
-      service('ns', `svc${i}`, { clusterIPs: [`172.30.1.${i}`], ports: [port('http', 80)], ...e.svc }),
+      fakeService('ns', `svc${i}`, {
+        clusterIPs: [`172.30.1.${i}`],
+        ports: [fakePort('http', 80)],
+        ...e.svc,
+      }),
     );
     const ips = e.ips ?? [`10.1.${i}.1`, `10.1.${i}.2`];
     slices.push(
-      slice(
+      fakeSlice(
         'ns',
         `svc${i}`,
-        ips.map((ip) => endpoint(ip)),
+        ips.map((ip) => fakeEndpoint(ip)),
         [{ name: 'http', port: 80 }],
       ),
     );
   }
-  return world({ services, slices });
+  return fakeWorld({ services, slices });
 }
 
 const declared = (text: string, prefix: string) =>
@@ -99,7 +103,7 @@ describe('partial sync', () => {
 
   it('deletes every chain of a deleted service', () => {
     const before = cluster(3);
-    const after = world({
+    const after = fakeWorld({
       services: before.state.services.slice(0, 2),
       slices: before.state.endpointSlices.slice(0, 2),
     });
@@ -121,7 +125,7 @@ describe('partial sync', () => {
 
   it('rewrites every service when the options change (a full resync, without the jumps)', () => {
     const ctx = cluster(3);
-    const changed = world({
+    const changed = fakeWorld({
       services: ctx.state.services as ServiceInfo[],
       slices: [...ctx.state.endpointSlices],
       network: { proxy: { mode: 'iptables', masqueradeBit: 10 } },
@@ -140,7 +144,7 @@ describe('partial sync', () => {
   });
 
   it('converges for any sequence of service and endpoint edits', () => {
-    const svcArb = fc.record({
+    const svcArb: fc.Arbitrary<GeneratedService> = fc.record({
       type: fc.constantFrom<'ClusterIP' | 'NodePort' | 'LoadBalancer'>(
         'ClusterIP',
         'NodePort',
@@ -153,36 +157,10 @@ describe('partial sync', () => {
       eps: fc.uniqueArray(fc.integer({ min: 1, max: 6 }), { maxLength: 4 }),
       local: fc.integer({ min: 0, max: 6 }),
     });
-    type Spec = typeof svcArb extends fc.Arbitrary<infer T> ? T : never;
-    const build = (specs: (Spec | null)[]) => {
-      const services = [];
-      const slices = [];
-      for (const [i, s] of specs.entries()) {
-        if (!s) continue;
-        services.push(
-          service('ns', `s${i}`, {
-            type: s.type,
-            clusterIPs: [`172.30.2.${i}`],
-            ports: [port('p', 80, s.type === 'ClusterIP' ? {} : { nodePort: 30000 + i })],
-            externalTrafficPolicy: s.etpLocal ? 'Local' : 'Cluster',
-            internalTrafficPolicy: s.itpLocal ? 'Local' : 'Cluster',
-            sessionAffinity: s.affinity ? 'ClientIP' : 'None',
-            loadBalancerIPs: s.type === 'LoadBalancer' ? [`5.6.7.${i}`] : [],
-            loadBalancerSourceRanges: s.ranges ? ['203.0.113.0/25'] : [],
-            healthCheckNodePort: s.type === 'LoadBalancer' && s.etpLocal ? 32000 + i : undefined,
-          }),
-        );
-        const eps = s.eps.map((e) =>
-          endpoint(`10.2.${i}.${e}`, e === s.local ? { nodeName: TEST_NODE } : {}),
-        );
-        slices.push(slice('ns', `s${i}`, eps, [{ name: 'p', port: 80 }]));
-      }
-      return world({ services, slices });
-    };
     const stateArb = fc.array(fc.option(svcArb, { nil: null }), { minLength: 3, maxLength: 3 });
     fc.assert(
       fc.property(fc.array(stateArb, { minLength: 2, maxLength: 4 }), (states) => {
-        const ctxs = states.map(build);
+        const ctxs = states.map((specs) => fakeGeneratedWorld(specs));
         let applied = [renderIptables(ctxs[0]).ipv4];
         for (let k = 1; k < ctxs.length; k++) {
           applied = [...applied, renderIptablesUpdate(ctxs[k], ctxs[k - 1]).ipv4];

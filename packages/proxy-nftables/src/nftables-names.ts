@@ -3,28 +3,11 @@
  * characters of base32(sha256(base)), truncated to fit nft's 256-byte names with a 16-byte prefix.
  */
 import { createHash } from 'node:crypto';
+import { base32Prefix } from '@podnet/core';
 
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const NAME_LENGTH_MAX = 256;
 const PREFIX_LENGTH_MAX = 16;
 const BASE_LENGTH_MAX = NAME_LENGTH_MAX - PREFIX_LENGTH_MAX;
-
-function base32Prefix(bytes: Uint8Array, chars: number): string {
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const b of bytes) {
-    value = ((value << 8) | b) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-      if (out.length === chars) return out;
-    }
-  }
-  if (bits > 0 && out.length < chars) out += BASE32[(value << (5 - bits)) & 31];
-  return out;
-}
 
 /** kube-proxy's hashAndTruncate. */
 export function hashAndTruncate(name: string): string {

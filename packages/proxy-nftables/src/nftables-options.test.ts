@@ -1,25 +1,13 @@
 import { PodnetError } from '@podnet/core';
+import { fakeOneServiceWorld, podnetErrorOf } from '@podnet/core/testing';
 import { describe, expect, it } from 'vitest';
-import { goHexMark } from './nftables-options.js';
 import { nftablesProxy } from './nftables-proxy.js';
-import { endpoint, port, service, slice, world } from './test-support.js';
 
-function errorOf(f: () => unknown): PodnetError {
-  try {
-    f();
-  } catch (e) {
-    if (PodnetError.is(e)) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
+// The fields every mode shares are tested with @podnet/core's kube-proxy-config; these are the
+// nftables mode's own section and defaults, and the wiring of factory and ClusterNetwork.spec.proxy options.
 
 const ctx = (proxy: Record<string, unknown>) =>
-  world({
-    network: { proxy: { mode: 'nftables', ...proxy } },
-    services: [service('ns1', 'svc1', { clusterIPs: ['172.30.0.41'], ports: [port('p80', 80)] })],
-    slices: [slice('ns1', 'svc1', [endpoint('10.180.0.1')], [{ name: 'p80', port: 80 }])],
-  });
+  fakeOneServiceWorld({}, undefined, { proxy: { mode: 'nftables', ...proxy } });
 
 describe('option validation', () => {
   it.each([
@@ -36,36 +24,29 @@ describe('option validation', () => {
       { nftables: { localhostNodePorts: true } },
       'ClusterNetwork.spec.proxy.nftables.localhostNodePorts: unknown field',
     ],
+    [{ nftables: [] }, 'ClusterNetwork.spec.proxy.nftables: must be a mapping'],
     [{ host: { nfacct: true } }, 'ClusterNetwork.spec.proxy.host: unknown field'],
-    [
-      { nodePortAddresses: ['primary', 'fd00::/300'] },
-      'ClusterNetwork.spec.proxy.nodePortAddresses[1]: "fd00::/300" is not a CIDR or "primary"',
-    ],
-    [
-      { clusterCIDR: 'fd00::/64,fd01::/64' },
-      'ClusterNetwork.spec.proxy.clusterCIDR: more than one IPv6 CIDR',
-    ],
-    [
-      { detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: '' } },
-      'ClusterNetwork.spec.proxy.detectLocal.bridgeInterface: required when detectLocalMode is BridgeInterface',
-    ],
-    [{ detectLocal: { bridge: 'cni0' } }, 'ClusterNetwork.spec.proxy.detectLocal.bridge: unknown field'],
   ])('refuses %j at the factory', (options, message) => {
-    const e = errorOf(() => nftablesProxy(options as never));
+    const e = podnetErrorOf(() => nftablesProxy(options as never));
     expect(e.code).toBe('PODNET_INVALID_ARGUMENT');
     expect(PodnetError.isUserError(e)).toBe(true);
     expect(e.message).toBe(message);
   });
 
   it('refuses bad options in ClusterNetwork.spec.proxy at render time', () => {
-    const e = errorOf(() => nftablesProxy().render(ctx({ masqueradeAll: 'no' })));
-    expect(e.message).toBe('ClusterNetwork.spec.proxy.masqueradeAll: must be true or false, got "no"');
+    expect(podnetErrorOf(() => nftablesProxy().render(ctx({ masqueradeAll: 'no' }))).message).toBe(
+      'ClusterNetwork.spec.proxy.masqueradeAll: must be true or false, got "no"',
+    );
+    expect(podnetErrorOf(() => nftablesProxy().render(ctx({ nftables: { bogus: 1 } }))).message).toBe(
+      'ClusterNetwork.spec.proxy.nftables.bogus: unknown field',
+    );
   });
 
   it('accepts the other KubeProxyConfiguration fields without changing the rules', () => {
     const plain = nftablesProxy().render(ctx({}));
     const other = nftablesProxy().render(
       ctx({
+        ipvs: { scheduler: 'rr' },
         iptables: { masqueradeBit: 3 },
         conntrack: { tcpBeLiberal: true },
         nftables: { syncPeriod: '1m' },
@@ -75,10 +56,9 @@ describe('option validation', () => {
   });
 
   it('treats an empty nodePortAddresses as kube-proxy does in nftables mode: primary', () => {
-    expect(nftablesProxy({ nodePortAddresses: [] }).render(ctx({}))).toEqual(nftablesProxy().render(ctx({})));
-  });
-
-  it('prints the mark as Go’s %#08x does', () => {
-    expect(goHexMark(2 ** 14)).toBe('0x00004000');
+    const primary = nftablesProxy({ nodePortAddresses: ['primary'] }).render(ctx({}));
+    expect(nftablesProxy({ nodePortAddresses: [] }).render(ctx({}))).toEqual(primary);
+    expect(nftablesProxy().render(ctx({}))).toEqual(primary);
+    expect(nftablesProxy({ nodePortAddresses: ['0.0.0.0/0'] }).render(ctx({}))).not.toEqual(primary);
   });
 });

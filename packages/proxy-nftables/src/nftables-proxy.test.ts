@@ -1,25 +1,22 @@
 import type { RenderContext } from '@podnet/core';
+import {
+  FAKE_NODE,
+  fakeDualStackWorld,
+  fakeEndpoint,
+  fakeOneServiceWorld,
+  fakePort,
+  fakeService,
+  fakeSlice,
+  fakeWorld,
+} from '@podnet/core/testing';
 import { describe, expect, it } from 'vitest';
 import { type NftablesProxyOptions, nftablesProxy, renderNftables } from './nftables-proxy.js';
 import { endpointChainNameBase, serviceChainNames } from './nftables-names.js';
-import { endpoint, NftFake, port, service, slice, TEST_NODE, world } from './test-support.js';
+import { NftFake } from './test-support.js';
 
 const svc1 = serviceChainNames('ns1', 'svc1', 'tcp', 'p80');
 const ep = (ip: string, p = 80) => `endpoint-${endpointChainNameBase('ns1', 'svc1', 'tcp', 'p80', ip, p)}`;
 const aff = (ip: string) => `affinity-${endpointChainNameBase('ns1', 'svc1', 'tcp', 'p80', ip, 80)}`;
-const p80 = [{ name: 'p80', port: 80 }];
-
-function oneService(
-  patch: Parameters<typeof service>[2],
-  endpoints = [endpoint('10.180.0.1')],
-  network = {},
-) {
-  return world({
-    network,
-    services: [service('ns1', 'svc1', { clusterIPs: ['172.30.0.41'], ports: [port('p80', 80)], ...patch })],
-    slices: [slice('ns1', 'svc1', endpoints, p80)],
-  });
-}
 
 function loaded(ctx: RenderContext, options: NftablesProxyOptions = {}): NftFake {
   const nft = new NftFake();
@@ -28,7 +25,7 @@ function loaded(ctx: RenderContext, options: NftablesProxyOptions = {}): NftFake
 }
 
 describe('table setup', () => {
-  const nft = loaded(oneService({}));
+  const nft = loaded(fakeOneServiceWorld({}));
 
   it('hooks the base chains at kube-proxy’s priorities', () => {
     const dump = nft.dump();
@@ -61,7 +58,9 @@ describe('table setup', () => {
       'ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"',
       'ip daddr { 172.30.0.0/16 } drop comment "Drop traffic to unallocated ClusterIPs"',
     ]);
-    const two = loaded(oneService({}, undefined, { serviceCIDRs: ['172.30.0.0/16', '172.31.0.0/16'] }));
+    const two = loaded(
+      fakeOneServiceWorld({}, undefined, { serviceCIDRs: ['172.30.0.0/16', '172.31.0.0/16'] }),
+    );
     expect(two.chainRules('cluster-ips-check')[1]).toBe(
       'ip daddr { 172.30.0.0/16,172.31.0.0/16 } drop comment "Drop traffic to unallocated ClusterIPs"',
     );
@@ -72,7 +71,7 @@ describe('table setup', () => {
     expect(nft.chainRules('services')[1]).toBe(
       'ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports',
     );
-    const all = loaded(oneService({}), { nodePortAddresses: ['0.0.0.0/0'] });
+    const all = loaded(fakeOneServiceWorld({}), { nodePortAddresses: ['0.0.0.0/0'] });
     expect(all.has('set', 'nodeport-ips')).toBe(false);
     expect(all.chainRules('services')[1]).toBe(
       'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports',
@@ -85,7 +84,11 @@ describe('table setup', () => {
 
 describe('ClusterIP', () => {
   const nft = loaded(
-    oneService({}, [endpoint('10.180.0.1'), endpoint('10.180.0.2'), endpoint('10.180.0.3')]),
+    fakeOneServiceWorld({}, [
+      fakeEndpoint('10.180.0.1'),
+      fakeEndpoint('10.180.0.2'),
+      fakeEndpoint('10.180.0.3'),
+    ]),
   );
 
   it('dispatches the cluster IP through service-ips to the service chain', () => {
@@ -109,14 +112,16 @@ describe('ClusterIP', () => {
 
   it('uses the protocol in keys and DNAT (UDP, SCTP)', () => {
     const udp = loaded(
-      world({
+      fakeWorld({
         services: [
-          service('ns1', 'dns', {
+          fakeService('ns1', 'dns', {
             clusterIPs: ['172.30.0.10'],
-            ports: [port('dns', 53, { protocol: 'UDP' })],
+            ports: [fakePort('dns', 53, { protocol: 'UDP' })],
           }),
         ],
-        slices: [slice('ns1', 'dns', [endpoint('10.180.0.9')], [{ name: 'dns', port: 53, protocol: 'UDP' }])],
+        slices: [
+          fakeSlice('ns1', 'dns', [fakeEndpoint('10.180.0.9')], [{ name: 'dns', port: 53, protocol: 'UDP' }]),
+        ],
       }),
     );
     const names = serviceChainNames('ns1', 'dns', 'udp', 'dns');
@@ -126,16 +131,16 @@ describe('ClusterIP', () => {
 
   it('skips headless and ExternalName services', () => {
     const t = renderNftables(
-      world({
+      fakeWorld({
         services: [
-          service('ns1', 'headless', { headless: true, clusterIPs: [], ports: [port('p', 80)] }),
-          service('ns1', 'ext', {
+          fakeService('ns1', 'headless', { headless: true, clusterIPs: [], ports: [fakePort('p', 80)] }),
+          fakeService('ns1', 'ext', {
             type: 'ExternalName',
             externalName: 'example.com',
-            ports: [port('p', 80)],
+            ports: [fakePort('p', 80)],
           }),
         ],
-        slices: [slice('ns1', 'headless', [endpoint('10.180.0.1')], [{ name: 'p', port: 80 }])],
+        slices: [fakeSlice('ns1', 'headless', [fakeEndpoint('10.180.0.1')], [{ name: 'p', port: 80 }])],
       }),
     );
     expect(t).not.toMatch(/ (service|endpoint)-[A-Z2-7]{8}-/);
@@ -143,30 +148,12 @@ describe('ClusterIP', () => {
   });
 
   it('is deterministic', () => {
-    expect(renderNftables(oneService({}))).toBe(renderNftables(oneService({})));
+    expect(renderNftables(fakeOneServiceWorld({}))).toBe(renderNftables(fakeOneServiceWorld({})));
   });
 });
 
 describe('dual stack', () => {
-  const ctx = world({
-    network: {
-      clusterCIDRs: ['10.0.0.0/8', 'fd00:10::/64'],
-      ipFamilies: [4, 6],
-      serviceCIDRs: ['172.30.0.0/16', 'fd00:30::/112'],
-    },
-    node: { internalIPs: ['192.168.0.2', '2001:db8::2'] },
-    services: [
-      service('ns1', 'svc1', {
-        clusterIPs: ['172.30.0.41', 'fd00:30::41'],
-        ipFamilies: [4, 6],
-        ports: [port('p80', 80)],
-      }),
-    ],
-    slices: [
-      slice('ns1', 'svc1', [endpoint('10.180.0.1')], p80),
-      slice('ns1', 'svc1', [endpoint('fd00:10::5', { nodeName: TEST_NODE })], p80, 'IPv6'),
-    ],
-  });
+  const ctx = fakeDualStackWorld();
   const nft = loaded(ctx);
 
   it('writes an ip and an ip6 kube-proxy table in one transaction', () => {
@@ -192,9 +179,9 @@ describe('dual stack', () => {
 
 describe('NodePort, LoadBalancer, externalIPs', () => {
   const lb = (ranges: string[], extra = {}) =>
-    oneService({
+    fakeOneServiceWorld({
       type: 'LoadBalancer',
-      ports: [port('p80', 80, { nodePort: 30080 })],
+      ports: [fakePort('p80', 80, { nodePort: 30080 })],
       loadBalancerIPs: ['5.6.7.8'],
       externalIPs: ['192.168.99.11'],
       loadBalancerSourceRanges: ranges,
@@ -228,19 +215,19 @@ describe('NodePort, LoadBalancer, externalIPs', () => {
 
 describe('externalTrafficPolicy: Local', () => {
   const ctx = (nodeName?: string) =>
-    oneService(
+    fakeOneServiceWorld(
       {
         type: 'LoadBalancer',
         externalTrafficPolicy: 'Local',
-        ports: [port('p80', 80, { nodePort: 30080 })],
+        ports: [fakePort('p80', 80, { nodePort: 30080 })],
         loadBalancerIPs: ['1.2.3.4'],
         healthCheckNodePort: 30000,
       },
-      [endpoint('10.180.0.1', { nodeName }), endpoint('10.180.0.2', { nodeName: 'other-node' })],
+      [fakeEndpoint('10.180.0.1', { nodeName }), fakeEndpoint('10.180.0.2', { nodeName: 'other-node' })],
     );
 
   it('short-circuits pod and node traffic to the service chain and sends the rest to local-', () => {
-    const nft = loaded(ctx(TEST_NODE));
+    const nft = loaded(ctx(FAKE_NODE));
     expect(nft.chainRules(svc1.external)).toEqual([
       `ip saddr 10.0.0.0/8 goto ${svc1.service} comment "short-circuit pod traffic"`,
       'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"',
@@ -263,9 +250,9 @@ describe('externalTrafficPolicy: Local', () => {
 describe('internalTrafficPolicy: Local', () => {
   it('sends ClusterIP traffic to local- with this node’s endpoints only', () => {
     const nft = loaded(
-      oneService({ internalTrafficPolicy: 'Local' }, [
-        endpoint('10.180.0.1', { nodeName: TEST_NODE }),
-        endpoint('10.180.0.2'),
+      fakeOneServiceWorld({ internalTrafficPolicy: 'Local' }, [
+        fakeEndpoint('10.180.0.1', { nodeName: FAKE_NODE }),
+        fakeEndpoint('10.180.0.2'),
       ]),
     );
     expect(nft.element('service-ips', '172.30.0.41 . tcp . 80')).toBe(`goto ${svc1.local}`);
@@ -277,7 +264,7 @@ describe('internalTrafficPolicy: Local', () => {
   });
 
   it('drops ClusterIP traffic when this node has no endpoint', () => {
-    const nft = loaded(oneService({ internalTrafficPolicy: 'Local' }, [endpoint('10.180.0.2')]));
+    const nft = loaded(fakeOneServiceWorld({ internalTrafficPolicy: 'Local' }, [fakeEndpoint('10.180.0.2')]));
     expect(nft.element('no-endpoint-services', '172.30.0.41 . tcp . 80')).toBe('drop');
   });
 });
@@ -285,9 +272,9 @@ describe('internalTrafficPolicy: Local', () => {
 describe('session affinity ClientIP', () => {
   it('keeps a timed set of clients per endpoint and checks it before load balancing', () => {
     const nft = loaded(
-      oneService({ sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 600 }, [
-        endpoint('10.180.0.1'),
-        endpoint('10.180.0.2'),
+      fakeOneServiceWorld({ sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 600 }, [
+        fakeEndpoint('10.180.0.1'),
+        fakeEndpoint('10.180.0.2'),
       ]),
     );
     expect(nft.dump()).toContain(
@@ -304,10 +291,10 @@ describe('session affinity ClientIP', () => {
 describe('services without usable endpoints', () => {
   it('rejects through reject-chain for every address and the node port', () => {
     const nft = loaded(
-      oneService(
+      fakeOneServiceWorld(
         {
           type: 'LoadBalancer',
-          ports: [port('p80', 80, { nodePort: 30080 })],
+          ports: [fakePort('p80', 80, { nodePort: 30080 })],
           externalIPs: ['192.168.99.11'],
           loadBalancerIPs: ['1.2.3.4'],
         },
@@ -325,12 +312,14 @@ describe('services without usable endpoints', () => {
 
   it('falls back to serving terminating endpoints only when none is ready', () => {
     const terminating = (ip: string, serving = true) =>
-      endpoint(ip, { ready: false, serving, terminating: true });
-    const only = loaded(oneService({}, [terminating('10.180.0.1'), terminating('10.180.0.2', false)]));
+      fakeEndpoint(ip, { ready: false, serving, terminating: true });
+    const only = loaded(
+      fakeOneServiceWorld({}, [terminating('10.180.0.1'), terminating('10.180.0.2', false)]),
+    );
     expect(only.chainRules(svc1.service)[1]).toBe(
       `numgen random mod 1 vmap { 0 : goto ${ep('10.180.0.1')} }`,
     );
-    const mixed = loaded(oneService({}, [terminating('10.180.0.1'), endpoint('10.180.0.3')]));
+    const mixed = loaded(fakeOneServiceWorld({}, [terminating('10.180.0.1'), fakeEndpoint('10.180.0.3')]));
     expect(mixed.chainRules(svc1.service)[1]).toBe(
       `numgen random mod 1 vmap { 0 : goto ${ep('10.180.0.3')} }`,
     );
@@ -339,17 +328,19 @@ describe('services without usable endpoints', () => {
 
 describe('options', () => {
   const first = (o: NftablesProxyOptions, network = {}) =>
-    loaded(oneService({}, undefined, network), o).chainRules(svc1.service)[0];
+    loaded(fakeOneServiceWorld({}, undefined, network), o).chainRules(svc1.service)[0];
 
   it('masqueradeAll masquerades every ClusterIP connection', () => {
     expect(first({ masqueradeAll: true })).toBe('ip daddr 172.30.0.41 jump mark-for-masquerade');
   });
 
   it('masqueradeBit sets the mark; nftables.masqueradeBit wins over it', () => {
-    expect(renderNftables(oneService({}), { masqueradeBit: 0 })).toContain('mark set mark or 0x00000001');
-    expect(renderNftables(oneService({}), { masqueradeBit: 0, nftables: { masqueradeBit: 20 } })).toContain(
-      'mark set mark or 0x00100000',
+    expect(renderNftables(fakeOneServiceWorld({}), { masqueradeBit: 0 })).toContain(
+      'mark set mark or 0x00000001',
     );
+    expect(
+      renderNftables(fakeOneServiceWorld({}), { masqueradeBit: 0, nftables: { masqueradeBit: 20 } }),
+    ).toContain('mark set mark or 0x00100000');
   });
 
   it('detectLocalMode chooses how pod traffic is recognised', () => {
@@ -368,7 +359,7 @@ describe('options', () => {
   });
 
   it('reads ClusterNetwork.spec.proxy at render time, over the factory options', () => {
-    const ctx = oneService({}, undefined, { proxy: { mode: 'nftables', masqueradeBit: 3 } });
+    const ctx = fakeOneServiceWorld({}, undefined, { proxy: { mode: 'nftables', masqueradeBit: 3 } });
     const text = nftablesProxy({ masqueradeBit: 5, masqueradeAll: true }).render(ctx).nftables ?? '';
     expect(text).toContain('mark set mark or 0x00000008');
     expect(text).toContain('ip daddr 172.30.0.41 jump mark-for-masquerade');

@@ -20,7 +20,6 @@ import {
   type NftablesProxyOptions,
   type ResolvedOptions,
   resolveOptions,
-  STATE_PATH,
   validateOptions,
 } from './nftables-options.js';
 import { type NftSyncOutput, syncFamily, TABLE } from './nftables-rules.js';
@@ -58,7 +57,7 @@ const text = (outputs: NftSyncOutput[]) =>
 
 /** The `nft -f` input of a full sync: one transaction over every family of the cluster. */
 export function renderNftables(ctx: RenderContext, options: NftablesProxyOptions = {}): string {
-  const resolved = resolveOptions(validateOptions(options, STATE_PATH), ctx);
+  const resolved = resolveOptions(validateOptions(options), ctx);
   return text(families(ctx).map((f) => syncFamily(familyInput(ctx, resolved, f))));
 }
 
@@ -67,7 +66,7 @@ function planUpdate(
   previous: RenderContext,
   options: NftablesProxyOptions,
 ): NftSyncOutput[] {
-  const opts = validateOptions(options, STATE_PATH);
+  const opts = validateOptions(options);
   const now = resolveOptions(opts, ctx);
   const before = resolveOptions(opts, previous);
   return families(ctx).map((family) => {
@@ -120,7 +119,7 @@ export function renderNftablesCleanup(
  * `ClusterNetwork.spec.proxy` are merged over the ones given here at render time.
  */
 export function nftablesProxy(options: NftablesProxyOptions = {}): ServiceProxy {
-  const validated = validateOptions(options, STATE_PATH);
+  const validated = validateOptions(options);
   return {
     specificationVersion: SPECIFICATION_VERSION,
     kind: 'service-proxy',

@@ -5,17 +5,13 @@
  * set/map elements that differ from what the previous sync left.
  */
 import {
-  categorizeEndpoints,
   cidrContains,
   type Endpoint,
-  externallyAccessible,
   type IpFamily,
-  isCidr,
-  parseCidr,
+  resolveNodePortAddresses,
+  routeServicePort,
   type ServicePort,
   type ServicePortEntry,
-  usesClusterEndpoints,
-  usesLocalEndpoints,
 } from '@podnet/core';
 import type { ResolvedOptions } from './nftables-options.js';
 import { endpointChainNameBase, type ServiceChains, serviceChainNames } from './nftables-names.js';
@@ -145,33 +141,10 @@ function emptyElements(): Record<Container, Map<string, string>> {
   >;
 }
 
-interface NodePortAddresses {
-  matchAll: boolean;
-  ips: string[];
-}
-
-function nodePortAddresses(
-  raw: readonly string[],
-  family: IpFamily,
-  nodeIPs: readonly string[],
-): NodePortAddresses {
-  const host = family === 4 ? 32 : 128;
-  const cidrs = raw
-    .flatMap((a) => (a === 'primary' ? nodeIPs.slice(0, 1).map((ip) => `${ip}/${host}`) : [a]))
-    .filter((c) => isCidr(c) && parseCidr(c).family === family)
-    .map((c) => parseCidr(c));
-  const matchAll = cidrs.length === 0 || cidrs.some((c) => c.prefix === 0);
-  const candidates = [family === 4 ? '127.0.0.1' : '::1', ...nodeIPs];
-  const ips = matchAll
-    ? []
-    : [...new Set(candidates.filter((ip) => cidrs.some((c) => cidrContains(c, ip))))].sort();
-  return { matchAll, ips };
-}
-
 function setup(tx: Tx, input: NftSyncInput, ipX: string, addr: string): void {
   const mark = input.options.masqueradeMark;
   const noLocalhost = input.family === 4 ? 'ip daddr != 127.0.0.0/8' : 'ip6 daddr != ::1';
-  const npa = nodePortAddresses(input.options.nodePortAddresses, input.family, input.nodeIPs);
+  const npa = resolveNodePortAddresses(input.options.nodePortAddresses, input.family, input.nodeIPs);
   tx.table('rules for kube-proxy');
   // A starting kube-proxy adds and deletes its base chains once, so that changed properties
   // (a new priority) do not fail the transaction, then recreates and flushes them.
@@ -328,32 +301,19 @@ export function syncFamily(input: NftSyncInput): NftSyncOutput {
       tx.chain('flush', name);
     };
     const chains: ServiceChains = serviceChainNames(sp.namespace, sp.name, proto, sp.portName);
-    const { cluster, local, allReachable, hasAny } = categorizeEndpoints(sp, endpoints);
+    const route = routeServicePort(sp, endpoints);
+    const { cluster, local, allReachable, hasAny, hasInternal, hasExternal } = route;
     const epChain = (ep: Endpoint) => endpointNames(sp, ep);
 
     for (const ep of allReachable) {
       ensureChain(epChain(ep).chain);
       if (sp.clientIPAffinity) activeAffinity.add(epChain(ep).affinity);
     }
-    const usesClusterChain = cluster.length > 0 && usesClusterEndpoints(sp);
-    if (usesClusterChain) ensureChain(chains.service);
-    const usesLocalChain = local.length > 0 && usesLocalEndpoints(sp);
-    if (usesLocalChain) ensureChain(chains.local);
-
-    let internalChain = chains.service;
-    let hasInternal = hasAny;
-    if (sp.internalPolicyLocal) {
-      internalChain = chains.local;
-      if (local.length === 0) hasInternal = false;
-    }
-    let externalPolicyChain = chains.service;
-    let hasExternal = hasAny;
-    if (sp.externalPolicyLocal) {
-      externalPolicyChain = chains.local;
-      if (local.length === 0) hasExternal = false;
-    }
-    const usesExtChain = hasAny && externallyAccessible(sp);
-    if (usesExtChain) ensureChain(chains.external);
+    if (route.usesClusterChain) ensureChain(chains.service);
+    if (route.usesLocalChain) ensureChain(chains.local);
+    const internalChain = sp.internalPolicyLocal ? chains.local : chains.service;
+    const externalPolicyChain = sp.externalPolicyLocal ? chains.local : chains.service;
+    if (route.usesExternalChain) ensureChain(chains.external);
 
     let internalVerdict = '';
     let externalVerdict = '';
@@ -395,7 +355,7 @@ export function syncFamily(input: NftSyncInput): NftSyncOutput {
       else if (detector)
         tx.rule(internalChain, `${ipX} daddr ${sp.clusterIP} ${detector.ifNotLocal} jump ${MARK_MASQ}`);
     }
-    if (usesExtChain) {
+    if (route.usesExternalChain) {
       if (!sp.externalPolicyLocal) tx.rule(chains.external, `jump ${MARK_MASQ}`);
       else {
         if (detector)
@@ -427,8 +387,8 @@ export function syncFamily(input: NftSyncInput): NftSyncOutput {
         );
       }
     }
-    if (usesClusterChain) writeServiceToEndpointRules(tx, sp, ipX, chains.service, cluster);
-    if (usesLocalChain) writeServiceToEndpointRules(tx, sp, ipX, chains.local, local);
+    if (route.usesClusterChain) writeServiceToEndpointRules(tx, sp, ipX, chains.service, cluster);
+    if (route.usesLocalChain) writeServiceToEndpointRules(tx, sp, ipX, chains.local, local);
     for (const ep of allReachable) {
       const names = epChain(ep);
       tx.rule(names.chain, `${ipX} saddr ${ep.ip} jump ${MARK_MASQ}`);

@@ -1,4 +1,14 @@
 import type { EndpointSliceInfo, RenderContext, ServiceInfo } from '@podnet/core';
+import {
+  FAKE_NODE,
+  fakeEndpoint,
+  fakeGeneratedWorld,
+  fakePort,
+  fakeService,
+  fakeSlice,
+  fakeWorld,
+  type GeneratedService,
+} from '@podnet/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,7 +17,7 @@ import {
   renderNftablesCleanup,
   renderNftablesUpdate,
 } from './nftables-proxy.js';
-import { endpoint, NftFake, port, service, slice, TEST_NODE, world } from './test-support.js';
+import { NftFake } from './test-support.js';
 
 const ops = (text: string) => (text === '' ? 0 : text.trimEnd().split('\n').length);
 
@@ -45,15 +55,15 @@ const sorted = (dump: string) => dump.split('\n').sort().join('\n');
 
 // TestSyncProxyRulesRepeated (pkg/proxy/nftables/proxier_test.go): services and slices by step.
 const svc = (n: number, p: number, pname = `p${p}`) =>
-  service(`ns${n}`, `svc${n}`, { clusterIPs: [`172.30.0.4${n}`], ports: [port(pname, p)] });
+  fakeService(`ns${n}`, `svc${n}`, { clusterIPs: [`172.30.0.4${n}`], ports: [fakePort(pname, p)] });
 const eps = (n: number, ips: string[], p = 80) =>
-  slice(
+  fakeSlice(
     `ns${n}`,
     `svc${n}`,
-    ips.map((ip) => endpoint(ip)),
+    ips.map((ip) => fakeEndpoint(ip)),
     [{ name: `p${p}`, port: p }],
   );
-const state = (services: ServiceInfo[], slices: EndpointSliceInfo[]) => world({ services, slices });
+const state = (services: ServiceInfo[], slices: EndpointSliceInfo[]) => fakeWorld({ services, slices });
 
 describe('kube-proxy TestSyncProxyRulesRepeated, as transactions', () => {
   const s1 = svc(1, 80);
@@ -159,19 +169,22 @@ describe('kube-proxy TestSyncProxyRulesRepeated, as transactions', () => {
 describe('partial sync', () => {
   it('is proportional to the change: one endpoint among 200 services', () => {
     const services = Array.from({ length: 200 }, (_, i) =>
-      service('ns', `s${i}`, { clusterIPs: [`172.30.${i >> 8}.${i & 255}`], ports: [port('http', 80)] }),
+      fakeService('ns', `s${i}`, {
+        clusterIPs: [`172.30.${i >> 8}.${i & 255}`],
+        ports: [fakePort('http', 80)],
+      }),
     );
     const slices = (moved: string) =>
       services.map((s, i) =>
-        slice(
+        fakeSlice(
           'ns',
           s.name,
-          [endpoint(`10.9.${i}.1`), endpoint(i === 99 ? moved : `10.9.${i}.2`)],
+          [fakeEndpoint(`10.9.${i}.1`), fakeEndpoint(i === 99 ? moved : `10.9.${i}.2`)],
           [{ name: 'http', port: 80 }],
         ),
       );
-    const before = world({ services, slices: slices('10.9.99.2') });
-    const after = world({ services, slices: slices('10.9.99.3') });
+    const before = fakeWorld({ services, slices: slices('10.9.99.2') });
+    const after = fakeWorld({ services, slices: slices('10.9.99.3') });
     const update = renderNftablesUpdate(after, before);
     expect(update).not.toMatch(/ns\/s(?!99\/)\d+\//);
     expect(ops(update)).toBe(13);
@@ -179,36 +192,38 @@ describe('partial sync', () => {
   });
 
   it('rewrites elements whose verdict changed with delete + add', () => {
-    const before = world({ services: [svc(1, 80)], slices: [eps(1, [])] });
-    const after = world({ services: [svc(1, 80)], slices: [eps(1, ['10.0.1.1'])] });
+    const before = fakeWorld({ services: [svc(1, 80)], slices: [eps(1, [])] });
+    const after = fakeWorld({ services: [svc(1, 80)], slices: [eps(1, ['10.0.1.1'])] });
     const update = renderNftablesUpdate(after, before);
     expect(update).toContain(
       'add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }',
     );
     expect(update).toContain('delete element ip kube-proxy no-endpoint-services { 172.30.0.41 . tcp . 80 }');
     const local = (nodeName?: string) =>
-      world({
+      fakeWorld({
         services: [
-          service('ns1', 'svc1', {
+          fakeService('ns1', 'svc1', {
             clusterIPs: ['172.30.0.41'],
-            ports: [port('p80', 80)],
+            ports: [fakePort('p80', 80)],
             internalTrafficPolicy: 'Local',
           }),
         ],
-        slices: [slice('ns1', 'svc1', [endpoint('10.0.1.1', { nodeName })], [{ name: 'p80', port: 80 }])],
+        slices: [
+          fakeSlice('ns1', 'svc1', [fakeEndpoint('10.0.1.1', { nodeName })], [{ name: 'p80', port: 80 }]),
+        ],
       });
     const k = new Kube(local(undefined));
-    k.sync(local(TEST_NODE));
+    k.sync(local(FAKE_NODE));
     k.expectMatchesFullSync();
   });
 
   it('deletes affinity sets that are gone in the same transaction', () => {
     const withAffinity = (a: boolean) =>
-      world({
+      fakeWorld({
         services: [
-          service('ns1', 'svc1', {
+          fakeService('ns1', 'svc1', {
             clusterIPs: ['172.30.0.41'],
-            ports: [port('p80', 80)],
+            ports: [fakePort('p80', 80)],
             sessionAffinity: a ? 'ClientIP' : 'None',
           }),
         ],
@@ -224,8 +239,8 @@ describe('partial sync', () => {
   });
 
   it('is a full sync, with stale chains flushed, when the options change', () => {
-    const a = world({ services: [svc(1, 80)], slices: [eps(1, ['10.0.1.1'])] });
-    const b = world({
+    const a = fakeWorld({ services: [svc(1, 80)], slices: [eps(1, ['10.0.1.1'])] });
+    const b = fakeWorld({
       services: [svc(1, 80)],
       slices: [eps(1, ['10.0.1.1'])],
       network: { proxy: { mode: 'nftables', masqueradeBit: 2 } },
@@ -246,7 +261,7 @@ describe('partial sync', () => {
   });
 
   it('converges for any sequence of service and endpoint edits', () => {
-    const svcArb = fc.record({
+    const svcArb: fc.Arbitrary<GeneratedService> = fc.record({
       type: fc.constantFrom<'ClusterIP' | 'NodePort' | 'LoadBalancer'>(
         'ClusterIP',
         'NodePort',
@@ -259,35 +274,10 @@ describe('partial sync', () => {
       eps: fc.uniqueArray(fc.integer({ min: 1, max: 6 }), { maxLength: 4 }),
       local: fc.integer({ min: 0, max: 6 }),
     });
-    type Spec = typeof svcArb extends fc.Arbitrary<infer T> ? T : never;
-    const build = (specs: (Spec | null)[]) => {
-      const services = [];
-      const slices = [];
-      for (const [i, s] of specs.entries()) {
-        if (!s) continue;
-        services.push(
-          service('ns', `s${i}`, {
-            type: s.type,
-            clusterIPs: [`172.30.2.${i}`],
-            ports: [port('p', 80, s.type === 'ClusterIP' ? {} : { nodePort: 30000 + i })],
-            externalTrafficPolicy: s.etpLocal ? 'Local' : 'Cluster',
-            internalTrafficPolicy: s.itpLocal ? 'Local' : 'Cluster',
-            sessionAffinity: s.affinity ? 'ClientIP' : 'None',
-            loadBalancerIPs: s.type === 'LoadBalancer' ? [`5.6.7.${i}`] : [],
-            loadBalancerSourceRanges: s.ranges ? ['203.0.113.0/25'] : [],
-          }),
-        );
-        const list = s.eps.map((e) =>
-          endpoint(`10.2.${i}.${e}`, e === s.local ? { nodeName: TEST_NODE } : {}),
-        );
-        slices.push(slice('ns', `s${i}`, list, [{ name: 'p', port: 80 }]));
-      }
-      return world({ services, slices });
-    };
     const stateArb = fc.array(fc.option(svcArb, { nil: null }), { minLength: 3, maxLength: 3 });
     fc.assert(
       fc.property(fc.array(stateArb, { minLength: 2, maxLength: 4 }), fc.boolean(), (states, age) => {
-        const ctxs = states.map(build);
+        const ctxs = states.map((specs) => fakeGeneratedWorld(specs));
         const kube = new Kube(ctxs[0]);
         for (const next of ctxs.slice(1)) {
           kube.sync(next, age);
@@ -302,10 +292,10 @@ describe('partial sync', () => {
 
 function twoStates(): RenderContext[] {
   return [
-    world({
+    fakeWorld({
       services: [svc(1, 80), svc(2, 8080)],
       slices: [eps(1, ['10.0.1.1']), eps(2, ['10.0.2.1'], 8080)],
     }),
-    world({ services: [svc(1, 80)], slices: [eps(1, ['10.0.1.1'])] }),
+    fakeWorld({ services: [svc(1, 80)], slices: [eps(1, ['10.0.1.1'])] }),
   ];
 }

@@ -3,5 +3,8 @@
  * (describeOverlayBackend, describeServiceProxy, ... are added by the issues that define them).
  */
 export * from './cluster-fixture.js';
+export * from './errors.js';
+export * from './netns.js';
 export * from './overlay-suite.js';
+export * from './proxy-fixtures.js';
 export * from './service-proxy-suite.js';
