@@ -103,6 +103,46 @@ describe('dnsApp.emulated', () => {
     expect(host.sent).toHaveLength(1);
   });
 
+  it("serves CoreDNS's /metrics on TCP 9153, /health on 8080 and /ready on 8181 over HTTP/1.1", () => {
+    const host = new FakeHost();
+    dnsApp.emulated(config(), host);
+    expect([...host.tcp.keys()].sort((a, b) => a - b)).toEqual([53, 8080, 8181, 9153]);
+    host.udp.get(53)!(encodeQuery('svc1.testns.svc.cluster.local'), peer('10.244.1.50'));
+    host.udp.get(53)!(encodeQuery('nosuch.testns.svc.cluster.local'), peer('10.244.1.50'));
+    const get = (port: number, path: string, method = 'GET') =>
+      Buffer.from(
+        host.tcp.get(port)!(
+          Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: x\r\n\r\n`),
+          peer('10.244.1.50'),
+        )!,
+      ).toString('utf8');
+    const m = get(9153, '/metrics');
+    const [head, body] = m.split('\r\n\r\n');
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(head).toContain('Content-Type: text/plain; version=0.0.4');
+    expect(head).toContain(`Content-Length: ${Buffer.byteLength(body)}`);
+    expect(body).toMatch(
+      /^coredns_dns_requests_total\{server="dns:\/\/:53",zone=".",proto="udp",family="1",type="A"\} 2$/m,
+    );
+    expect(body).toMatch(/^coredns_dns_responses_total\{[^}]*rcode="NXDOMAIN",plugin="kubernetes"\} 1$/m);
+    expect(get(8080, '/health').endsWith('\r\n\r\nOK')).toBe(true);
+    expect(get(8181, '/ready').endsWith('\r\n\r\nOK')).toBe(true);
+    expect(get(9153, '/health').split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
+    expect(get(8080, '/health', 'HEAD').endsWith('\r\n\r\n')).toBe(true);
+    expect(host.tcp.get(9153)!(Buffer.from('not http'), peer('10.244.1.50'))).toBeUndefined();
+  });
+
+  it('moves or turns off the HTTP endpoints like the real server (health, ready, metrics)', () => {
+    const host = new FakeHost();
+    dnsApp.emulated(config({ health: false, ready: ':9153', metrics: '0.0.0.0:9300' }), host);
+    expect([...host.tcp.keys()].sort((a, b) => a - b)).toEqual([53, 9153, 9300]);
+    const ready = Buffer.from(
+      host.tcp.get(9153)!(Buffer.from('GET /ready HTTP/1.1\r\n\r\n'), peer('10.0.0.9'))!,
+    );
+    expect(ready.toString().endsWith('OK')).toBe(true);
+    expect(() => dnsApp.emulated(config({ metrics: 'nope:x' }), new FakeHost())).toThrow(/dns app metrics/);
+  });
+
   it('drops what is not a query', () => {
     const host = new FakeHost();
     dnsApp.emulated(config(), host);

@@ -57,6 +57,8 @@ export { forwardQuery } from './upstream.js';
 export {
   answerQuery,
   completeUpstream,
+  decodeAnswer,
+  encodeQuestion,
   encodeResponse,
   parseQuery,
   responseLimit,

@@ -2,7 +2,14 @@ import dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import { createResolver } from './resolver.js';
 import { testCluster } from './test-cluster.js';
-import { answerQuery, completeUpstream, encodeResponse, type WireOptions } from './wire.js';
+import {
+  answerQuery,
+  completeUpstream,
+  decodeAnswer,
+  encodeQuestion,
+  encodeResponse,
+  type WireOptions,
+} from './wire.js';
 
 const resolver = createResolver(testCluster(), { serial: 7 });
 const UDP: WireOptions = { transport: 'udp', recursion: true };
@@ -186,5 +193,41 @@ describe('wire: queries in, dns-packet-encoded responses out', () => {
       'A 198.51.100.7',
     ]);
     expect(msg.flag_aa).toBe(true);
+  });
+});
+
+describe('wire: client helpers', () => {
+  it('encodeQuestion makes a stub query the server answers; decodeAnswer reads the reply back', () => {
+    const resolver = createResolver(testCluster());
+    const query = encodeQuestion({ name: 'svc1.testns.svc.cluster.local', type: 'A' }, 0x1_2345);
+    const q = dnsPacket.decode(Buffer.from(query)) as any;
+    expect([q.id, q.flag_rd, q.questions]).toEqual([
+      0x2345,
+      true,
+      [{ name: 'svc1.testns.svc.cluster.local', type: 'A', class: 'IN' }],
+    ]);
+    const out = answerQuery(resolver, query, { transport: 'udp', recursion: true });
+    if (out.kind !== 'reply') throw new Error(`expected a reply, got ${out.kind}`);
+    const a = decodeAnswer(out.message)!;
+    expect(a).toMatchObject({ rcode: 'NOERROR', authoritative: true, source: 'forward' });
+    expect(a.answers.map((r) => [r.name, r.type, r.data])).toEqual([
+      ['svc1.testns.svc.cluster.local', 'A', '10.0.0.1'],
+    ]);
+    const nx = answerQuery(
+      resolver,
+      encodeQuestion({ name: 'nope.testns.svc.cluster.local', type: 'A' }, 7),
+      {
+        transport: 'udp',
+        recursion: true,
+      },
+    );
+    if (nx.kind !== 'reply') throw new Error('expected a reply');
+    expect(decodeAnswer(nx.message)!.rcode).toBe('NXDOMAIN');
+  });
+
+  it('decodeAnswer refuses what is not a DNS response', () => {
+    expect(decodeAnswer(Uint8Array.of(1, 2, 3))).toBeUndefined();
+    expect(decodeAnswer(encodeQuestion({ name: 'a.b', type: 'A' }, 1))).toBeUndefined();
+    expect(decodeAnswer(new Uint8Array(40).fill(0xff))).toBeUndefined();
   });
 });

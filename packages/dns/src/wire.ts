@@ -323,3 +323,41 @@ export function completeUpstream(
     answer.source,
   ) as any;
 }
+
+/** A stub resolver's query for `question` (RD set, no EDNS, as glibc sends it) with message `id`. */
+export function encodeQuestion(question: DnsQuestion, id: number): Uint8Array {
+  return dnsPacket.encode({
+    type: 'query',
+    id: id & 0xffff,
+    flags: RD,
+    questions: [{ name: question.name, type: question.type, class: question.class ?? 'IN' }],
+  } as any);
+}
+
+/**
+ * A response's bytes as a DnsAnswer (records without OPT). `source` is `forward`: the wire does not
+ * say which part of the server answered. Undefined when the bytes are not a DNS response.
+ */
+export function decodeAnswer(bytes: Uint8Array): DnsAnswer | undefined {
+  if (bytes.length < 12) return undefined;
+  let msg: any;
+  try {
+    msg = dnsPacket.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+  } catch {
+    return undefined;
+  }
+  if (msg.type !== 'response') return undefined;
+  const records = (xs: any[] | undefined): DnsRecord[] =>
+    (xs ?? [])
+      .filter((r) => r.type !== 'OPT')
+      .map((r) => ({ name: r.name, type: r.type, ttl: r.ttl, class: r.class, data: r.data }));
+  return {
+    rcode: rcodeName(bytes[3] & 0xf),
+    authoritative: (bytes[2] & 0x04) !== 0,
+    recursionAvailable: (bytes[3] & 0x80) !== 0,
+    answers: records(msg.answers),
+    authorities: records(msg.authorities),
+    additionals: records(msg.additionals),
+    source: 'forward',
+  };
+}
