@@ -32,7 +32,7 @@ describe('podnet binary', () => {
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/^node-2 +Ready +192\.168\.50\.11 +192\.168\.50\.0\/24 +10\.244\.1\.0\/24$/m);
-    expect(ok.stdout).toMatch(/^default\/web  ClusterIP  10\.\d+\.\d+\.\d+$/m);
+    expect(ok.stdout).toMatch(/^default\/web {2}ClusterIP {2}10\.\d+\.\d+\.\d+$/m);
 
     const bad = spawnSync(process.execPath, [bin, 'get', 'pods', '-f', '-'], {
       cwd: root,
