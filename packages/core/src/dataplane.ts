@@ -175,6 +175,11 @@ export interface NodeDataplane {
   /** `ipset restore` input ('' = none). */
   ipset: string;
   apps: AppInstance[];
+  /**
+   * `/etc/resolv.conf` per namespace (the kubelet's, for pods). The linux backend installs it as
+   * `/etc/netns/NAME/resolv.conf`, which `ip netns exec` binds over the namespace's view.
+   */
+  resolvConfs?: { netns: string; content: string }[];
 }
 
 export interface UnderlaySegment {

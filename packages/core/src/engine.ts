@@ -93,7 +93,11 @@ export function checkCapabilities(state: ClusterState, plugins: PluginSet): void
     );
   }
   if (!overlay.capabilities.ipv6 && state.network.ipFamilies.includes(6)) {
-    throw new CapabilityError(overlay.name, 'ipv6', `overlay ${overlay.name} does not support IPv6 pod networks`);
+    throw new CapabilityError(
+      overlay.name,
+      'ipv6',
+      `overlay ${overlay.name} does not support IPv6 pod networks`,
+    );
   }
 }
 
@@ -132,7 +136,9 @@ export function baseNodeFragment(state: ClusterState, node: NodeInfo): Dataplane
       { netns: ROOT_NETNS, dev: 'lo', cidr: '127.0.0.1/8', scope: 'host' },
       { netns: ROOT_NETNS, dev: UPLINK, cidr: `${ip}/${prefix}` },
     ],
-    routes: [{ netns: ROOT_NETNS, dst: 'default', family: ipFamily(ip), via: routerAddress(seg), dev: UPLINK }],
+    routes: [
+      { netns: ROOT_NETNS, dst: 'default', family: ipFamily(ip), via: routerAddress(seg), dev: UPLINK },
+    ],
     sysctls: [
       { netns: ROOT_NETNS, key: 'net.ipv4.ip_forward', value: '1' },
       ...(state.network.ipFamilies.includes(6)
@@ -164,7 +170,10 @@ export class NodePlanBuilder {
       const existing = p.namespaces.find((x) => x.name === ns.name);
       if (existing) {
         if (JSON.stringify(existing) !== JSON.stringify(ns)) {
-          throw new PlanConflictError(p.node, `namespace ${ns.name}`, [this.owners.get(`ns|${ns.name}`)!, plugin]);
+          throw new PlanConflictError(p.node, `namespace ${ns.name}`, [
+            this.owners.get(`ns|${ns.name}`)!,
+            plugin,
+          ]);
         }
         continue;
       }
@@ -174,7 +183,11 @@ export class NodePlanBuilder {
     for (const l of f.links ?? []) {
       this.claim(`link|${l.netns}|${l.name}`, `device ${l.name} in netns ${l.netns}`, plugin);
       if (l.kind === 'veth') {
-        this.claim(`link|${l.peer.netns}|${l.peer.name}`, `device ${l.peer.name} in netns ${l.peer.netns}`, plugin);
+        this.claim(
+          `link|${l.peer.netns}|${l.peer.name}`,
+          `device ${l.peer.name} in netns ${l.peer.netns}`,
+          plugin,
+        );
       }
       p.links.push(l);
     }
@@ -189,7 +202,11 @@ export class NodePlanBuilder {
       p.routes.push(r);
     }
     for (const n of f.neighbors ?? []) {
-      this.claim(`neigh|${n.netns}|${n.dev}|${n.ip}`, `neighbour ${n.ip} on ${n.dev} in netns ${n.netns}`, plugin);
+      this.claim(
+        `neigh|${n.netns}|${n.dev}|${n.ip}`,
+        `neighbour ${n.ip} on ${n.dev} in netns ${n.netns}`,
+        plugin,
+      );
       p.neighbors.push(n);
     }
     for (const e of f.fdb ?? []) {
@@ -200,15 +217,20 @@ export class NodePlanBuilder {
       const existing = p.sysctls.find((x) => x.netns === s.netns && x.key === s.key);
       if (existing) {
         if (existing.value !== s.value) {
-          throw new PlanConflictError(p.node, `sysctl ${s.key}=${s.value} (already ${existing.value}) in netns ${s.netns}`, [
-            this.owners.get(`sysctl|${s.netns}|${s.key}`)!,
-            plugin,
-          ]);
+          throw new PlanConflictError(
+            p.node,
+            `sysctl ${s.key}=${s.value} (already ${existing.value}) in netns ${s.netns}`,
+            [this.owners.get(`sysctl|${s.netns}|${s.key}`)!, plugin],
+          );
         }
         continue;
       }
       this.claim(`sysctl|${s.netns}|${s.key}`, `sysctl ${s.key}`, plugin);
       p.sysctls.push(s);
+    }
+    for (const r of f.resolvConfs ?? []) {
+      this.claim(`resolv|${r.netns}`, `resolv.conf of netns ${r.netns}`, plugin);
+      (p.resolvConfs ??= []).push(r);
     }
     for (const a of f.apps ?? []) {
       this.claim(`app|${a.name}`, `app ${a.name}`, plugin);
@@ -231,9 +253,13 @@ export class NodePlanBuilder {
     }
     const nss = new Set(p.namespaces.map((n) => n.name));
     const need = (netns: string, dev: string | undefined, what: string) => {
-      if (!nss.has(netns)) throw new PodnetError('PODNET_PLAN_CONFLICT', `node ${p.node}: ${what} is in unknown netns ${netns}`);
+      if (!nss.has(netns))
+        throw new PodnetError('PODNET_PLAN_CONFLICT', `node ${p.node}: ${what} is in unknown netns ${netns}`);
       if (dev !== undefined && !devs.has(`${netns}|${dev}`)) {
-        throw new PodnetError('PODNET_PLAN_CONFLICT', `node ${p.node}: ${what} names unknown device ${dev} in netns ${netns}`);
+        throw new PodnetError(
+          'PODNET_PLAN_CONFLICT',
+          `node ${p.node}: ${what} names unknown device ${dev} in netns ${netns}`,
+        );
       }
     };
     for (const l of p.links) {
@@ -246,6 +272,7 @@ export class NodePlanBuilder {
     for (const n of p.neighbors) need(n.netns, n.dev, `neighbour ${n.ip}`);
     for (const e of p.fdb) need(e.netns, e.dev, `fdb ${e.lladdr}`);
     for (const a of p.apps) need(a.netns, undefined, `app ${a.name}`);
+    for (const r of p.resolvConfs ?? []) need(r.netns, undefined, 'resolv.conf');
   }
 }
 
@@ -289,15 +316,25 @@ export interface ComposeOptions {
 }
 
 /** Render every node with every plugin and merge: the whole cluster's desired dataplane. */
-export function composeDataplane(state: ClusterState, plugins: PluginSet, options: ComposeOptions = {}): ClusterDataplane {
+export function composeDataplane(
+  state: ClusterState,
+  plugins: PluginSet,
+  options: ComposeOptions = {},
+): ClusterDataplane {
   checkCapabilities(state, plugins);
   const fabric = buildFabric(state);
   const podMtu = state.network.underlay.mtu - plugins.overlay.encapOverhead;
   const list = allPlugins(plugins);
   const nodes: NodeDataplane[] = [];
   for (const node of sortBy(state.nodes, (n) => n.name)) {
-    if (!node.internalIPs[0] || !state.network.underlay.subnets.some((s) => cidrContains(s, node.internalIPs[0]))) {
-      throw new PodnetError('PODNET_PLAN_CONFLICT', `node ${node.name}: no underlay address inside the underlay subnets`);
+    if (
+      !node.internalIPs[0] ||
+      !state.network.underlay.subnets.some((s) => cidrContains(s, node.internalIPs[0]))
+    ) {
+      throw new PodnetError(
+        'PODNET_PLAN_CONFLICT',
+        `node ${node.name}: no underlay address inside the underlay subnets`,
+      );
     }
     const ctx: RenderContext = {
       state,
@@ -311,7 +348,9 @@ export function composeDataplane(state: ClusterState, plugins: PluginSet, option
     b.add(BASE, baseNodeFragment(state, node));
     for (const p of list) b.add(`${p.kind}/${p.name}`, p.render(ctx));
     if (options.workloads !== false) {
-      const served = new Set(b.plan.apps.filter((a) => a.pod).map((a) => `${a.pod!.namespace}/${a.pod!.name}`));
+      const served = new Set(
+        b.plan.apps.filter((a) => a.pod).map((a) => `${a.pod!.namespace}/${a.pod!.name}`),
+      );
       for (const pod of ctx.pods) {
         if (!served.has(`${pod.namespace}/${pod.name}`)) b.add('workload', { apps: [workloadApp(pod)] });
       }

@@ -12,6 +12,7 @@ import {
   SPECIFICATION_VERSION,
 } from '@podnet/core';
 import type { DnsAppConfig } from './dns-app.js';
+import { podResolvConf, renderResolvConf } from './resolv-conf.js';
 import { dnsSnapshot, type ResolverOptions } from './resolver-options.js';
 
 export interface ClusterDnsOptions {
@@ -48,11 +49,19 @@ export function clusterDns(options: ClusterDnsOptions = {}): DnsPlugin {
     kind: 'dns',
     name: 'cluster-dns',
     render(ctx) {
+      // Every pod's /etc/resolv.conf as the kubelet writes it (dnsPolicy, dnsConfig honoured).
+      const resolvConfs = ctx.pods
+        .filter((p) => !p.hostNetwork)
+        .map((p) => ({
+          netns: podNetnsName(p),
+          content: renderResolvConf(podResolvConf(ctx.state.network, p)),
+        }));
       const servers = dnsServerPods(ctx.state);
       const pods = ctx.pods.filter((p) => servers.has(objectKey(p)));
-      if (pods.length === 0) return {};
+      if (pods.length === 0) return { resolvConfs };
       const snapshot = dnsSnapshot(ctx.state);
       return {
+        resolvConfs,
         apps: pods.map((p) => {
           const config: DnsAppConfig = {
             snapshot,

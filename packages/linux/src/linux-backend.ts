@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { removeResolvConfs, syncResolvConfs } from './resolv-conf.js';
 import { join } from 'node:path';
 import {
   type ApplyOptions,
@@ -223,6 +224,7 @@ async function applyPlan(
     };
     try {
       await converge(ctx, flat, previous);
+      syncResolvConfs(plan, flat, prefix);
       state.plan = plan;
       state.phase = 'ready';
       writeState(dir, state);
@@ -461,6 +463,7 @@ export async function down(cluster: string, options: ClusterLocation = {}): Prom
       'PODNET_BACKEND',
       `cluster ${cluster}: could not delete namespaces ${left.join(', ')}`,
     );
+  removeResolvConfs(prefix);
   rmSync(dir, { recursive: true, force: true });
   return { namespaces: removed.sort(), processes };
 }

@@ -154,4 +154,5 @@ export const flannelUdpApp: AppModule<FlannelUdpConfig> = {
   id: FLANNEL_UDP_APP,
   emulated,
   run,
+  entry: '@podnet/overlay-udp',
 };
