@@ -108,26 +108,24 @@ function parsePortRangeDash(text: string): [number, number] {
   return [lo, hi];
 }
 
-/** `[ip[-ip]][:port[-port]]`; IPv6 addresses in brackets when a port follows. */
-export function parseNatSpec(text: string, family: IpFamily): NatRange {
-  let addr = text;
-  let ports: string | undefined;
+/**
+ * Splits a NAT target's `ADDR[:PORTS]` (IPv6 as `[ADDR]:PORTS` or `:PORTS`) into its two parts; the
+ * same shape in iptables' `--to-destination` and nft's `dnat to`.
+ */
+export function splitNatSpec(text: string, family: IpFamily): { addr: string; ports?: string } {
   if (family === 6) {
     const m = /^\[([^\]]+)\](?::(.+))?$/.exec(text);
-    if (m) {
-      addr = m[1];
-      ports = m[2];
-    } else if (text.startsWith(':')) {
-      addr = '';
-      ports = text.slice(1);
-    }
-  } else {
-    const c = text.indexOf(':');
-    if (c >= 0) {
-      addr = text.slice(0, c);
-      ports = text.slice(c + 1);
-    }
+    if (m) return { addr: m[1], ports: m[2] };
+    if (text.startsWith(':')) return { addr: '', ports: text.slice(1) };
+    return { addr: text };
   }
+  const c = text.indexOf(':');
+  return c >= 0 ? { addr: text.slice(0, c), ports: text.slice(c + 1) } : { addr: text };
+}
+
+/** `[ip[-ip]][:port[-port]]`; IPv6 addresses in brackets when a port follows. */
+export function parseNatSpec(text: string, family: IpFamily): NatRange {
+  const { addr, ports } = splitNatSpec(text, family);
   const range: NatRange = {};
   if (addr) {
     const [a, b] = family === 4 ? addr.split('-') : addr.includes('-') ? addr.split('-') : [addr];

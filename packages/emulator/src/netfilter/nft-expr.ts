@@ -6,6 +6,7 @@
  */
 import type { NatRange } from './conntrack.js';
 import type { EvalEnv } from './eval-env.js';
+import { splitNatSpec } from './ipt-targets.js';
 import type { AddrType } from './netns-view.js';
 import type { Token } from './nft-lexer.js';
 import { keyOf, type NftData, type NftSet, type NftVerdict, verdictText } from './nft-set.js';
@@ -1232,24 +1233,7 @@ function parseSelectorPeek(w: string): boolean {
 
 /** `A`, `A:P`, `A:P-Q`, `A-B`, `A-B:P`, `[A6]:P`, `:P`. */
 export function parseNftNatSpec(text: string, f: IpFamily): NatRange {
-  let addr = text;
-  let ports: string | undefined;
-  if (f === 6) {
-    const m = /^\[([^\]]+)\](?::(.+))?$/.exec(text);
-    if (m) {
-      addr = m[1];
-      ports = m[2];
-    } else if (text.startsWith(':')) {
-      addr = '';
-      ports = text.slice(1);
-    }
-  } else {
-    const i = text.indexOf(':');
-    if (i >= 0) {
-      addr = text.slice(0, i);
-      ports = text.slice(i + 1);
-    }
-  }
+  const { addr, ports } = splitNatSpec(text, f);
   const r: NatRange = {};
   if (addr) {
     const dt: NftDtype = f === 4 ? 'ipv4_addr' : 'ipv6_addr';
