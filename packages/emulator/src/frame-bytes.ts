@@ -8,6 +8,7 @@ import {
   type DecodedFrame,
   decodeFrame,
   type FrameSpec,
+  internetChecksum,
   neighborAdvertisement,
   neighborSolicitation,
   packetTooBig,
@@ -43,6 +44,60 @@ export function encodeFrame(f: Frame): Uint8Array {
 /** The IP packet's bytes (no link header), as a TUN reader gets them. */
 export function encodeIpPacket(p: IpPacket): Uint8Array {
   return buildFrame({ ethernet: { src: ZERO_MAC, dst: ZERO_MAC }, ...ipSpec(p) }).slice(14);
+}
+
+/**
+ * The frames a device really sends for `f`: one per IPv4 fragment when the packet (or the inner
+ * packet a VXLAN datagram carries) is fragmented, else `f` whole. `raw` = IP bytes, no link header.
+ */
+export function encodeWire(f: Frame, raw = false): Uint8Array[] {
+  const p = f.ip;
+  if (!p) return [encodeFrame(f)];
+  if (p.frag) return splitIpv4(raw ? encodeIpPacket(p) : encodeFrame(f), raw ? 0 : 14, p.frag);
+  const l4 = p.l4;
+  if (l4.kind !== 'udp' || !l4.vxlan?.frame.ip?.frag) return [raw ? encodeIpPacket(p) : encodeFrame(f)];
+  // One VXLAN datagram per inner fragment, each a whole (unfragmented) outer packet.
+  const vni = l4.vxlan.vni;
+  return encodeWire(l4.vxlan.frame).map((inner, i) => {
+    const payload = new Uint8Array(8 + inner.length);
+    payload[0] = 0x08;
+    payload[4] = (vni >> 16) & 255;
+    payload[5] = (vni >> 8) & 255;
+    payload[6] = vni & 255;
+    payload.set(inner, 8);
+    const outer = packet({
+      ...p,
+      id: (p.id + i) & 0xffff,
+      l4: { ...l4, vxlan: undefined, payload, dataLength: payload.length },
+    });
+    return raw ? encodeIpPacket(outer) : encodeFrame({ ...f, ip: outer });
+  });
+}
+
+/** ip_fragment on bytes: the IPv4 packet at `off` cut into fragments of the given total lengths. */
+function splitIpv4(bytes: Uint8Array, off: number, sizes: readonly number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = off + 20;
+  for (let i = 0; i < sizes.length; i++) {
+    const data = sizes[i]! - 20;
+    const b = new Uint8Array(off + sizes[i]!);
+    b.set(bytes.subarray(0, off + 20), 0);
+    b.set(bytes.subarray(at, at + data), off + 20);
+    const fragOff = (at - off - 20) / 8;
+    const flags = i < sizes.length - 1 ? 0x2000 : 0;
+    b[off + 2] = sizes[i]! >> 8;
+    b[off + 3] = sizes[i]! & 255;
+    b[off + 6] = (flags | fragOff) >> 8;
+    b[off + 7] = (flags | fragOff) & 255;
+    b[off + 10] = 0;
+    b[off + 11] = 0;
+    const sum = internetChecksum(b, off, off + 20);
+    b[off + 10] = sum >> 8;
+    b[off + 11] = sum & 255;
+    out.push(b);
+    at += data;
+  }
+  return out;
 }
 
 function frameSpec(f: Frame): FrameSpec {

@@ -24,7 +24,7 @@ import {
   type Frame,
   frameLength,
   type IpPacket,
-  ipLength,
+  wireLength,
   isMulticastMac,
   packet,
   PROTO_ICMPV6,
@@ -221,13 +221,13 @@ function bridgeOut(
     if (!nfHook(run, br.ns, 'FORWARD', pkt, br, br, bridge)) return;
     if (!nfHook(run, br.ns, 'POSTROUTING', pkt, br, br, bridge)) return;
   }
-  if (pkt && ipLength(pkt) > out.mtu) {
+  if (pkt && wireLength(pkt) > out.mtu) {
     dropFrame(
       run,
       br.ns,
       out.name,
       frame,
-      `${ipLength(pkt)} bytes > mtu ${out.mtu} of port ${out.name}`,
+      `${wireLength(pkt)} bytes > mtu ${out.mtu} of port ${out.name}`,
       `frame too big for bridge port ${out.label} (mtu ${out.mtu})`,
     );
     return;
@@ -285,13 +285,13 @@ export function deviceXmit(run: Run, dev: Device, frame: Frame): void {
         );
         return;
       }
-      if (frame.ip && ipLength(frame.ip) > peer.mtu) {
+      if (frame.ip && wireLength(frame.ip) > peer.mtu) {
         dropFrame(
           run,
           peer.ns,
           peer.name,
           frame,
-          `${ipLength(frame.ip)} bytes > mtu ${peer.mtu} of ${peer.name}`,
+          `${wireLength(frame.ip)} bytes > mtu ${peer.mtu} of ${peer.name}`,
           `frame too big for ${peer.label} (mtu ${peer.mtu})`,
         );
         return;
@@ -342,13 +342,13 @@ function segmentXmit(run: Run, from: PhysicalDevice, frame: Frame): void {
     return;
   }
   const where = { node: 'fabric', name: seg.name };
-  if (frame.ip && ipLength(frame.ip) > seg.mtu) {
+  if (frame.ip && wireLength(frame.ip) > seg.mtu) {
     dropFrame(
       run,
       where,
       seg.name,
       frame,
-      `${ipLength(frame.ip)} bytes > segment mtu ${seg.mtu}`,
+      `${wireLength(frame.ip)} bytes > segment mtu ${seg.mtu}`,
       `frame too big for underlay segment ${seg.name} (mtu ${seg.mtu})`,
     );
     return;

@@ -16,7 +16,9 @@ import { connKey, peerInfo } from './netns.js';
 import {
   type IcmpHeader,
   type IpPacket,
+  fragmentSizes,
   ipLength,
+  wireLength,
   packet,
   PROTO_ICMP,
   PROTO_ICMPV6,
@@ -297,7 +299,7 @@ function ipForward(run: Run, ns: Netns, iif: Device, pkt: IpPacket, route: Route
     icmpError(run, ns, pkt, pkt.family === 4 ? ICMP4.timeExceeded : ICMP6.timeExceeded, 0);
     return;
   }
-  const len = ipLength(pkt);
+  const len = wireLength(pkt);
   if (len > out.mtu) {
     if (pkt.family === 6 || pkt.df) {
       const what = pkt.family === 4 ? 'fragmentation needed' : 'packet too big';
@@ -320,14 +322,29 @@ function ipForward(run: Run, ns: Netns, iif: Device, pkt: IpPacket, route: Route
   }
   pkt.ttl--;
   pkt.sum = undefined;
-  const frag =
-    len > out.mtu
-      ? `; fragmented into ${Math.ceil((len - 20) / ((out.mtu - 20) & ~7))} (mtu ${out.mtu})`
-      : '';
-  run.hop(pkt.tag, ns, out.name, 'forward', `${route.text}${frag}`, summarize(pkt));
+  run.hop(pkt.tag, ns, out.name, 'forward', route.text, summarize(pkt));
   if (!nfHook(run, ns, 'FORWARD', pkt, iif, out)) return;
   if (!nfHook(run, ns, 'POSTROUTING', pkt, iif, out)) return;
+  ipFragment(run, ns, out, pkt);
   neighOutput(run, out, route.via ?? pkt.dst, pkt, true);
+}
+
+/** ip_finish_output → ip_fragment: an IPv4 packet (DF clear) larger than the device's MTU leaves as fragments. */
+function ipFragment(run: Run, ns: Netns, out: Device, pkt: IpPacket): void {
+  if (pkt.family !== 4 || pkt.df || wireLength(pkt) <= out.mtu) return;
+  const before = pkt.frag ?? [ipLength(pkt)];
+  const sizes = fragmentSizes(before, out.mtu);
+  pkt.frag = sizes;
+  pkt.sum = undefined;
+  const what = before.length > 1 ? `${before.length} fragments (${before.join('+')})` : `${before[0]} bytes`;
+  run.hop(
+    pkt.tag,
+    ns,
+    out.name,
+    'fragment',
+    `fragment: ${what} into ${sizes.length} fragments (${sizes.join('+')}) for mtu ${out.mtu} of ${out.name}`,
+    summarize(pkt),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -411,7 +428,7 @@ export function ipOutput(run: Run, ns: Netns, pkt: IpPacket, opts: OutputOptions
     deviceXmit(run, out, { src: '00:00:00:00:00:00', dst: '00:00:00:00:00:00', ip: pkt, tag: pkt.tag });
     return;
   }
-  const len = ipLength(pkt);
+  const len = wireLength(pkt);
   if (len > out.mtu && (pkt.df || pkt.family === 6)) {
     run.hop(
       pkt.tag,
@@ -427,6 +444,7 @@ export function ipOutput(run: Run, ns: Netns, pkt: IpPacket, opts: OutputOptions
     });
     return;
   }
+  ipFragment(run, ns, out, pkt);
   neighOutput(run, out, route.via ?? pkt.dst, pkt, false);
 }
 
@@ -434,6 +452,20 @@ export function ipOutput(run: Run, ns: Netns, pkt: IpPacket, opts: OutputOptions
 // local delivery
 
 function localDeliver(run: Run, ns: Netns, dev: Device, pkt: IpPacket): void {
+  if (pkt.frag) {
+    // ip_local_deliver → ip_defrag: the fragments are put back together before INPUT.
+    const n = pkt.frag.length;
+    pkt.frag = undefined;
+    pkt.sum = undefined;
+    run.hop(
+      pkt.tag,
+      ns,
+      dev.name,
+      'reassemble',
+      `reassemble: ${n} fragments, ${ipLength(pkt)} bytes`,
+      summarize(pkt),
+    );
+  }
   const dst0 = pkt.dst;
   const verdict = nfHook(run, ns, 'INPUT', pkt, dev, undefined);
   if (verdict === NF_STOP) return;

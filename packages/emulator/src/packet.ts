@@ -112,6 +112,11 @@ export interface IpPacket {
   tag: Tag;
   /** The trace summary of the headers as they are now; cleared by whatever changes them. */
   sum?: PacketSummary;
+  /**
+   * IPv4 fragments this packet travels as (each one's IP total length), set by ip_fragment at an
+   * egress device and cleared by reassembly: the packet moves as one unit carrying the sizes.
+   */
+  frag?: number[];
 }
 
 export interface ArpMessage {
@@ -155,8 +160,32 @@ export function ipLength(p: IpPacket): number {
   return (p.family === 4 ? 20 : 40) + l4Length(p.l4, p.family);
 }
 
+/** The largest IP packet on the wire: the biggest fragment of a fragmented packet, else the whole. */
+export function wireLength(p: IpPacket): number {
+  return p.frag ? Math.max(...p.frag) : ipLength(p);
+}
+
+/** Bytes of the (largest) Ethernet frame on the wire. */
 export function frameLength(f: Frame): number {
-  return 14 + (f.ip ? ipLength(f.ip) : 28);
+  return 14 + (f.ip ? wireLength(f.ip) : 28);
+}
+
+/**
+ * ip_fragment: the IPv4 total lengths `sizes` become at `mtu` (20-byte header, every payload but a
+ * packet's last a multiple of 8 bytes). Sizes that fit are kept; a fragment is fragmented again.
+ */
+export function fragmentSizes(sizes: readonly number[], mtu: number): number[] {
+  const chunk = (mtu - 20) & ~7;
+  const out: number[] = [];
+  for (const size of sizes) {
+    let rest = size - 20;
+    while (rest > chunk) {
+      out.push(20 + chunk);
+      rest -= chunk;
+    }
+    out.push(20 + rest);
+  }
+  return out;
 }
 
 export function protoName(p: IpPacket): L4Protocol {
@@ -195,6 +224,7 @@ export function packet(p: Omit<IpPacket, 'sum' | 'ct'> & { ct?: unknown; sum?: P
     ct: p.ct,
     tag: p.tag,
     sum: p.sum,
+    frag: p.frag ? [...p.frag] : undefined,
   };
 }
 

@@ -28,6 +28,8 @@ export type HopStep =
   | 'vxlan-decap'
   | 'switch'
   | 'forward'
+  | 'fragment'
+  | 'reassemble'
   | 'deliver'
   | 'icmp'
   | 'tun'
@@ -58,6 +60,8 @@ export interface PacketSummary {
   icmp?: { type: number; code: number };
   /** The outer headers when the packet is VXLAN-encapsulated; src/dst above are then the inner ones. */
   encap?: EncapSummary;
+  /** IPv4 fragments the packet travels as, each one's IP total length (`length` is the whole packet's). */
+  fragments?: number[];
 }
 
 export interface TraceHop {
@@ -118,6 +122,7 @@ function makeSummary(p: IpPacket): PacketSummary {
     s.proto = p.family === 4 ? 'icmp' : 'icmpv6';
     s.icmp = { type: l4.type, code: l4.code };
   }
+  if (p.frag) s.fragments = [...p.frag];
   return s;
 }
 

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError, isIp, PcapngWriter, PodnetError } from '@podnet/core';
 import { canon } from './addr.js';
-import { encodeFrame, encodeIpPacket } from './frame-bytes.js';
+import { encodeWire } from './frame-bytes.js';
 import type { Chooser, ChoiceOption } from './hooks.js';
 import type { Frame } from './packet.js';
 import type { FrameSink, TraceHop, Where } from './run.js';
@@ -193,9 +193,10 @@ export class PcapSink implements FrameSink {
   capture(where: Where, device: string, frame: Frame, linktype: 'ethernet' | 'raw'): void {
     const name = `${where.node}/${where.name}/${device}`;
     this.writer.addInterface(name, { linktype: linktype === 'raw' ? LINKTYPE_RAW : 1 });
-    const bytes = linktype === 'raw' ? encodeIpPacket(frame.ip!) : encodeFrame(frame);
-    const t = EPOCH_NS + BigInt(Math.round(this.clock.now() * 1e6)) * 1000n + BigInt(this.n++) * 1000n;
-    this.writer.add({ device: name, timestamp: t, bytes });
+    for (const bytes of encodeWire(frame, linktype === 'raw')) {
+      const t = EPOCH_NS + BigInt(Math.round(this.clock.now() * 1e6)) * 1000n + BigInt(this.n++) * 1000n;
+      this.writer.add({ device: name, timestamp: t, bytes });
+    }
   }
 
   bytes(): Uint8Array {

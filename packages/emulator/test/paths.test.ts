@@ -265,6 +265,48 @@ describe('what the kernel refuses', () => {
     expect(encap.packet.length).toBe(1450);
   });
 
+  it('fragments a 1500-byte UDP datagram without DF at flannel.1 (mtu 1450) and reassembles it in the receiving pod', async () => {
+    const net = await emulator().apply(flannelStylePlan({ nodes: 2, podMtu: 1500 }));
+    const r = net.trace({ from: 'default/pod-0-0', to: 'default/pod-1-0:5353', proto: 'udp', size: 1500, df: false, pcap: true });
+    expect(r.verdict).toBe('delivered');
+    expect(r.delivered).toMatchObject({ node: 'node-1', pod: 'default/pod-1-0', port: 5353 });
+    const frag = r.hops.filter((h) => h.step === 'fragment');
+    expect(frag).toHaveLength(1);
+    expect(frag[0]).toMatchObject({ node: 'node-0', netns: 'root', device: 'flannel.1' });
+    expect(frag[0]!.detail).toBe('fragment: 1500 bytes into 2 fragments (1444+76) for mtu 1450 of flannel.1');
+    const steps = r.hops.map((h) => h.step);
+    expect(steps.indexOf('fragment')).toBeLessThan(steps.indexOf('vxlan-encap'));
+    expect(frag[0]!.packet).toMatchObject({ length: 1500, fragments: [1444, 76] });
+    // Each fragment rides in its own VXLAN packet (at most 1444 + 50 bytes: the underlay's 1500 fits).
+    expect(r.hops.find((h) => h.step === 'vxlan-encap')!.packet).toMatchObject({ length: 1500, fragments: [1444, 76], encap: { type: 'vxlan' } });
+    const re = r.hops.filter((h) => h.step === 'reassemble');
+    expect(re).toHaveLength(1);
+    expect(re[0]).toMatchObject({ node: 'node-1', netns: 'default/pod-1-0', device: 'eth0' });
+    expect(re[0]!.detail).toBe('reassemble: 2 fragments, 1500 bytes');
+    expect(re[0]!.packet.fragments).toBeUndefined();
+    expect(steps.indexOf('reassemble')).toBeLessThan(steps.lastIndexOf('deliver'));
+  });
+
+  it('fragments at the sender when the pod MTU is smaller than a datagram without DF', async () => {
+    const net = await emulator().apply(flannelStylePlan({ nodes: 2, podMtu: 1450 }));
+    const r = net.trace({ from: 'default/pod-0-0', to: 'default/pod-1-0:5353', proto: 'udp', size: 3000, df: false });
+    expect(r.verdict).toBe('delivered');
+    const frag = r.hops.filter((h) => h.step === 'fragment');
+    expect(frag.map((h) => [h.netns, h.device, h.detail])).toEqual([
+      ['default/pod-0-0', 'eth0', 'fragment: 3000 bytes into 3 fragments (1444+1444+152) for mtu 1450 of eth0'],
+    ]);
+    expect(r.hops.find((h) => h.step === 'reassemble')!.detail).toBe('reassemble: 3 fragments, 3000 bytes');
+  });
+
+  it('still drops the 1500-byte UDP datagram with DF at flannel.1 (fragmentation needed), fragmenting nothing', async () => {
+    const net = await emulator().apply(flannelStylePlan({ nodes: 2, podMtu: 1500 }));
+    const r = net.trace({ from: 'default/pod-0-0', to: 'default/pod-1-0:5353', proto: 'udp', size: 1500, df: true });
+    expect(r.verdict).toBe('dropped');
+    expect(r.reason).toBe('fragmentation needed at node-0/root dev flannel.1: 1500 bytes > mtu 1450');
+    expect(r.hops.some((h) => h.step === 'fragment' || h.step === 'reassemble')).toBe(false);
+    expect(r.reply!.hops.find((h) => h.step === 'icmp')!.packet.icmp).toEqual({ type: 3, code: 4 });
+  });
+
   it('drops a packet to be forwarded when forwarding is off, silently', async () => {
     const plan = flannelStylePlan({ nodes: 2 });
     node(plan, 'node-0').sysctls = [{ netns: 'root', key: 'net.ipv4.ip_forward', value: '0' }];

@@ -80,3 +80,39 @@ describe('pcap of a cross-node VXLAN trace', () => {
     }
   });
 });
+
+describe('pcap of a fragmented datagram', () => {
+  it.runIf(has('tshark'))('holds the real IPv4 fragments: MF and offsets, each in its own VXLAN packet, reassembled by tshark', async () => {
+    const net = await emulator().apply(flannelStylePlan({ nodes: 2, podMtu: 1500 }));
+    const r = net.trace({ from: 'default/pod-0-0', to: 'default/pod-1-0:5353', proto: 'udp', size: 1500, df: false, pcap: true });
+    expect(r.verdict).toBe('delivered');
+    const file = join(dir, 'frag.pcapng');
+    writeFileSync(file, r.pcap!);
+    const fields = ['-e', 'frame.interface_name', '-e', 'ip.len', '-e', 'ip.flags.mf', '-e', 'ip.frag_offset', '-e', 'ip.checksum.status'];
+    const out = execFileSync(
+      'tshark',
+      ['-r', file, '-o', 'ip.defragment:FALSE', '-o', 'ip.check_checksum:TRUE', '-d', 'udp.port==8472,vxlan', '-T', 'fields', ...fields, '-Y', 'ip.dst == 10.244.1.2 && !icmp'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const rows = out.trim().split('\n').map((l) => l.split('\t'));
+    const at = (dev: string) => rows.filter((row) => row[0] === dev).map((row) => row.slice(1));
+    // The pod and the bridge carry the whole 1500-byte datagram; flannel.1 sends two fragments.
+    expect(at('node-0/default/pod-0-0/eth0')).toEqual([['1500', '0', '0', '1']]);
+    expect(at('node-0/root/flannel.1')).toEqual([
+      ['1444', '1', '0', '1'],
+      ['76', '0', '178', '1'],
+    ]);
+    // On the underlay each fragment is the inner packet of its own (whole) VXLAN datagram.
+    expect(at('node-0/root/eth0')).toEqual([
+      ['1494,1444', '0,1', '0,0', '1,1'],
+      ['126,76', '0,0', '0,178', '1,1'],
+    ]);
+    expect(at('node-1/default/pod-1-0/eth0')).toHaveLength(2);
+    const whole = execFileSync(
+      'tshark',
+      ['-r', file, '-o', 'ip.defragment:TRUE', '-o', 'udp.check_checksum:TRUE', '-T', 'fields', '-e', 'udp.length', '-e', 'udp.checksum.status', '-Y', 'frame.interface_name == "node-1/default/pod-1-0/eth0" && udp.dstport == 5353 && !icmp'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    expect(whole.trim()).toBe('1480\t1');
+  });
+});

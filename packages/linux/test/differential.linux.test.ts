@@ -199,11 +199,7 @@ const LAYOUTS: Layout[] = [
         size: 1472,
         df: false,
         expect: { ok: true, pods: ['default/w2'], clients: ['10.244.0.2'] },
-        needs: 'IP fragmentation and reassembly',
-        emulatorDiffers: {
-          outcome: { ok: false, pods: [], clients: [] },
-          why: 'the emulator does not fragment locally: a 1500-byte datagram with DF clear leaves eth0 (MTU 1450) whole and is dropped as "frame too big"',
-        },
+        needs: 'IP fragmentation (at the pod’s eth0) and reassembly (in the receiving pod)',
       },
       ...serviceScenarios(),
     ],
