@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { Address6 } from 'ip-address';
 import { describe, expect, it } from 'vitest';
 import { PodnetError } from './errors.js';
 import {
@@ -11,6 +12,7 @@ import {
   compareIps,
   intToIpv4,
   ipFromReverseName,
+  ipToBigInt,
   ipv4ToInt,
   isCidr,
   isIp,
@@ -52,7 +54,10 @@ describe('ip helpers', () => {
     expect(subnetCount('10.244.0.0/16', 24)).toBe(256n);
     expect(subnetAt('10.244.0.0/16', 24, 3).text).toBe('10.244.3.0/24');
     expect(subnetAt('fd00:10:244::/56', 64, 1).text).toBe('fd00:10:244:1::/64');
-    expect([...splitCidr('192.168.0.0/23', 24)].map((s) => s.text)).toEqual(['192.168.0.0/24', '192.168.1.0/24']);
+    expect([...splitCidr('192.168.0.0/23', 24)].map((s) => s.text)).toEqual([
+      '192.168.0.0/24',
+      '192.168.1.0/24',
+    ]);
     for (const bad of ['10.0.0.0', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/-1', 'x/8', '10.0.0.0/8/8']) {
       expect(isCidr(bad), bad).toBe(false);
     }
@@ -84,16 +89,38 @@ describe('ip helpers', () => {
     );
   });
 
+  it('formats IPv6 as ip-address does (RFC 5952), for any value (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }),
+        fc.integer({ min: 0, max: 7 }),
+        (v, zeros) => {
+          // bias toward zero runs: clear `zeros` random-width fields
+          const masked = v & ~(((1n << BigInt(16 * zeros)) - 1n) << BigInt(16 * (7 - zeros)));
+          for (const x of [v, masked]) expect(bigIntToIp(x, 6)).toBe(Address6.fromBigInt(x).correctForm());
+        },
+      ),
+    );
+    for (const t of ['::', '::1', '1::', 'fd00::1:0:0:1', '1:0:1:0:1:0:1:0', '2001:db8:0:1:1:1:1:1']) {
+      expect(bigIntToIp(ipToBigInt(t), 6)).toBe(t);
+    }
+  });
+
   it('splits a CIDR into disjoint subnets that cover it (property)', () => {
     fc.assert(
-      fc.property(fc.ipV4(), fc.integer({ min: 8, max: 28 }), fc.integer({ min: 0, max: 4 }), (ip, prefix, extra) => {
-        const parent = parseCidr(`${ip}/${prefix}`);
-        const subs = [...splitCidr(parent, prefix + extra)];
-        expect(BigInt(subs.length)).toBe(subnetCount(parent, prefix + extra));
-        for (let i = 1; i < subs.length; i++) expect(cidrsOverlap(subs[i - 1], subs[i])).toBe(false);
-        expect(subs.reduce((n, s) => n + cidrSize(s), 0n)).toBe(cidrSize(parent));
-        expect(cidrContains(parent, nthAddress(subs[subs.length - 1], -1))).toBe(true);
-      }),
+      fc.property(
+        fc.ipV4(),
+        fc.integer({ min: 8, max: 28 }),
+        fc.integer({ min: 0, max: 4 }),
+        (ip, prefix, extra) => {
+          const parent = parseCidr(`${ip}/${prefix}`);
+          const subs = [...splitCidr(parent, prefix + extra)];
+          expect(BigInt(subs.length)).toBe(subnetCount(parent, prefix + extra));
+          for (let i = 1; i < subs.length; i++) expect(cidrsOverlap(subs[i - 1], subs[i])).toBe(false);
+          expect(subs.reduce((n, s) => n + cidrSize(s), 0n)).toBe(cidrSize(parent));
+          expect(cidrContains(parent, nthAddress(subs[subs.length - 1], -1))).toBe(true);
+        },
+      ),
     );
   });
 });

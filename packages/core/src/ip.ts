@@ -19,7 +19,8 @@ export interface Cidr {
 const BITS = { 4: 32, 6: 128 } as const;
 
 function parseAddress(text: string): { family: IpFamily; value: bigint } | undefined {
-  if (typeof text !== 'string' || text.length === 0 || text.includes('/') || text.includes('%')) return undefined;
+  if (typeof text !== 'string' || text.length === 0 || text.includes('/') || text.includes('%'))
+    return undefined;
   if (text.includes(':')) {
     if (!Address6.isValid(text)) return undefined;
     return { family: 6, value: new Address6(text).bigInt() };
@@ -52,11 +53,27 @@ export function ipToBigInt(text: string): bigint {
 }
 
 export function bigIntToIp(value: bigint, family: IpFamily): string {
-  if (family === 4) {
-    const n = Number(value);
-    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  if (family === 4) return intToIpv4(Number(value));
+  const parts: string[] = [];
+  for (let i = 7; i >= 0; i--) parts.push(((value >> BigInt(i * 16)) & 0xffffn).toString(16));
+  // RFC 5952: compress the longest run of two or more zero fields (the first of equal runs).
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (parts[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && parts[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
   }
-  return Address6.fromBigInt(value).correctForm();
+  if (best < 0) return parts.join(':');
+  return `${parts.slice(0, best).join(':')}::${parts.slice(best + bestLen).join(':')}`;
 }
 
 /** Fast IPv4 text → unsigned 32-bit number (no validation beyond shape); -1 when not IPv4. */
@@ -168,7 +185,8 @@ export function nthAddress(c: Cidr | string, n: number | bigint): string {
   const size = cidrSize(x);
   let i = BigInt(n);
   if (i < 0n) i += size;
-  if (i < 0n || i >= size) throw new InvalidArgumentError('n', `${n} is outside ${x.text} (${size} addresses)`);
+  if (i < 0n || i >= size)
+    throw new InvalidArgumentError('n', `${n} is outside ${x.text} (${size} addresses)`);
   return bigIntToIp(x.network + i, x.family);
 }
 
@@ -193,7 +211,8 @@ export function subnetAt(c: Cidr | string, newPrefix: number, i: number | bigint
   const x = asCidr(c);
   const count = subnetCount(x, newPrefix);
   const idx = BigInt(i);
-  if (idx < 0n || idx >= count) throw new InvalidArgumentError('index', `${x.text} has ${count} /${newPrefix} subnets`);
+  if (idx < 0n || idx >= count)
+    throw new InvalidArgumentError('index', `${x.text} has ${count} /${newPrefix} subnets`);
   return makeCidr(x.family, x.network + (idx << BigInt(BITS[x.family] - newPrefix)), newPrefix);
 }
 
@@ -217,7 +236,8 @@ export function ipFromReverseName(name: string): string | undefined {
   const n = name.toLowerCase().replace(/\.$/, '');
   if (n.endsWith('.in-addr.arpa')) {
     const parts = n.slice(0, -'.in-addr.arpa'.length).split('.');
-    if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)) return undefined;
+    if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255))
+      return undefined;
     return parts.reverse().join('.');
   }
   if (n.endsWith('.ip6.arpa')) {

@@ -1,5 +1,5 @@
 /** Address and prefix matching over numeric address values (IPv4 number, IPv6 bigint). */
-import { ipToBigInt, ipv4ToInt, isIp } from '@podnet/core';
+import { bigIntToIp, intToIpv4, ipToBigInt, ipv4ToInt, isIp } from '@podnet/core';
 import type { AddrValue, IpFamily } from './packet.js';
 
 export interface Prefix {
@@ -67,32 +67,8 @@ export function parsePrefix(text: string, family: IpFamily): Prefix | undefined 
   return { family, net, bits, text: `${netText}/${bits}` };
 }
 
-function v4Text(n: number): string {
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
-function bigToV6(v: bigint): string {
-  const parts: string[] = [];
-  for (let i = 7; i >= 0; i--) parts.push(((v >> BigInt(i * 16)) & 0xffffn).toString(16));
-  // compress the longest zero run (RFC 5952)
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (parts[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && parts[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return parts.join(':');
-  return `${parts.slice(0, best).join(':')}::${parts.slice(best + bestLen).join(':')}`;
-}
+const v4Text = intToIpv4;
+const bigToV6 = (v: bigint): string => bigIntToIp(v, 6);
 
 export function prefixContains(p: Prefix, v: AddrValue): boolean {
   if (p.family === 4) return ((v as number) & maskV4(p.bits)) >>> 0 === p.net;

@@ -5,7 +5,7 @@
  * keep the original tuple when it is free, otherwise pick a free port in the range, so a clash
  * on the reply tuple moves the source port (the implicit SNAT behind kubernetes#56903).
  */
-import { fnv1a64, ipv4ToInt } from '@podnet/core';
+import { bigIntToIp, fnv1a64, ipv4ToInt } from '@podnet/core';
 import type { ClockView } from '../hooks.js';
 import type { IpFamily, NfPacket } from './packet.js';
 import {
@@ -644,33 +644,6 @@ function addrNum(a: string, family: IpFamily): bigint {
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g || '0', 16)), 0n);
 }
 
-function numAddr(n: bigint, family: IpFamily): string {
-  if (family === 4) {
-    const v = Number(n);
-    return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-  }
-  const parts: string[] = [];
-  for (let i = 7; i >= 0; i--) parts.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
-  let best = -1;
-  let len = 1;
-  for (let i = 0; i < 8; ) {
-    if (parts[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && parts[j] === '0') j++;
-    if (j - i > len) {
-      best = i;
-      len = j - i;
-    }
-    i = j;
-  }
-  return best < 0
-    ? parts.join(':')
-    : `${parts.slice(0, best).join(':')}::${parts.slice(best + len).join(':')}`;
-}
-
 function addrInRange(a: string, min: string, max: string, family: IpFamily): boolean {
   if (min === max) return a === min;
   const v = addrNum(a, family);
@@ -683,7 +656,7 @@ function pickAddr(min: string, max: string, family: IpFamily, key: string): stri
   const hi = addrNum(max, family);
   if (hi <= lo) return min;
   const span = hi - lo + 1n;
-  return numAddr(lo + (fnv1a64(key) % span), family);
+  return bigIntToIp(lo + (fnv1a64(key) % span), family);
 }
 
 function formatTuple(proto: number, t: CtTuple): string {
